@@ -1,0 +1,45 @@
+# The interface to the project: `make run` and `make test` set themselves up.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+export DO_NOT_TRACK := 1
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export SODA_CORE_TELEMETRY_ENABLED := false
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: help install run serve test lint clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when the dependency pins change.
+$(INSTALLED): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --constraint constraints.txt --editable '.[test]'
+	$(BIN)/python -m flows.extensions
+	touch $@
+
+install: $(INSTALLED)  ## create .venv and install the project (once)
+
+run: $(INSTALLED)  ## build the lakehouse end to end on the embedded defaults
+	$(BIN)/lakehouse run
+
+serve: $(INSTALLED)  ## open the dashboards on the last published warehouse
+	$(BIN)/lakehouse serve
+
+lint: $(INSTALLED)  ## ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint  ## lint, then the whole test suite
+	$(BIN)/pytest
+
+clean:  ## remove runtime output (data/) and dbt artefacts, keep .venv
+	rm -rf data/lake data/warehouse target logs

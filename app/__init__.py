@@ -1,0 +1,1 @@
+"""The Streamlit dashboards: they read the published marts and draw them."""

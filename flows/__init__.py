@@ -1,0 +1,1 @@
+"""Prefect flows, the pipeline's stages and the `lakehouse` command line."""

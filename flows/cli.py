@@ -1,0 +1,107 @@
+"""The `lakehouse` command line."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from flows.settings import Settings, SettingsError, ensure_writable, load_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+APP_ENTRYPOINT = Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py"
+
+
+def _settings_or_exit(**overrides: object) -> Settings:
+    try:
+        settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
+        ensure_writable(settings)
+    except SettingsError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    return settings
+
+
+@app.command()
+def run(
+    seed: Annotated[int | None, typer.Option(help="Simulation seed [LAKEHOUSE_SEED]")] = None,
+    scale: Annotated[
+        float | None, typer.Option(help="Scale factor [LAKEHOUSE_SCALE_FACTOR]")
+    ] = None,
+    days: Annotated[int | None, typer.Option(help="Days to simulate [LAKEHOUSE_DAYS]")] = None,
+    start_date: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First day [LAKEHOUSE_START_DATE]")
+    ] = None,
+) -> None:
+    """Run the whole pipeline: sources → lake → dbt → Soda gate → publish."""
+    start = start_date.date() if start_date else None
+    settings = _settings_or_exit(seed=seed, scale_factor=scale, days=days, start_date=start)
+    typer.echo(
+        f"lakehouse: seed {settings.seed}, scale {settings.scale_factor:g}, "
+        f"{settings.start_date} → {settings.end_date} ({settings.days} days)"
+    )
+    from flows.pipeline import QualityGateFailed, lakehouse_pipeline
+
+    began = time.perf_counter()
+    try:
+        result = lakehouse_pipeline(
+            start_date=settings.start_date,
+            days=settings.days,
+            seed=settings.seed,
+            scale_factor=settings.scale_factor,
+        )
+    except QualityGateFailed as error:
+        typer.echo(f"error: {error}; the previous warehouse keeps serving", err=True)
+        raise typer.Exit(1) from None
+    rows = ", ".join(f"{name} {count:,}" for name, count in sorted(result.rows_landed.items()))
+    typer.echo(f"landed: {rows}")
+    typer.echo(f"{result.gate.summary()}")
+    typer.echo(f"published {result.published} in {time.perf_counter() - began:.1f} s")
+    typer.echo("open the dashboard with: make serve  (or: lakehouse serve)")
+
+
+@app.command()
+def publish() -> None:
+    """Verify the current build against the contracts and publish it if it passes."""
+    settings = _settings_or_exit()
+    from flows.pipeline import QualityGateFailed, gate_and_publish
+
+    try:
+        gate, published = gate_and_publish()
+    except QualityGateFailed as error:
+        typer.echo(f"error: {error}; the previous warehouse keeps serving", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{gate.summary()}; published {published} ({settings.warehouse_path})")
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option(help="Port for the dashboard")] = 8501,
+    headless: Annotated[bool, typer.Option(help="Do not open a browser")] = True,
+) -> None:
+    """Serve the dashboards on the last published warehouse."""
+    settings = _settings_or_exit()
+    typer.echo(f"dashboard on http://localhost:{port} reading {settings.warehouse_path}")
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP_ENTRYPOINT),
+        "--server.port",
+        str(port),
+        "--server.headless",
+        str(headless).lower(),
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+    os.execv(sys.executable, command)
+
+
+if __name__ == "__main__":
+    app()

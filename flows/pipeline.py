@@ -1,0 +1,90 @@
+"""The main job: land the sources, build the warehouse, gate it, publish it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from prefect import flow, get_run_logger, task
+
+from flows.landing import land_window
+from flows.publish import publish
+from flows.quality import GateResult, store_result, verify_contracts
+from flows.settings import Settings, ensure_writable, load_settings
+from flows.warehouse import build_warehouse
+
+
+class QualityGateFailed(RuntimeError):
+    """The build did not pass its contracts; the previous warehouse keeps serving."""
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    rows_landed: dict[str, int]
+    dbt_statuses: dict[str, int]
+    gate: GateResult
+    published: str
+
+
+@task(name="land-sources", retries=1, retry_delay_seconds=2)
+def land_sources(settings: Settings) -> dict[str, int]:
+    logger = get_run_logger()
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % 100 == 0:
+            logger.info("landed %d/%d days", done, total)
+
+    rows = dict(land_window(settings, progress))
+    logger.info("rows landed: %s", rows)
+    return rows
+
+
+@task(name="build-warehouse")
+def build(settings: Settings) -> dict[str, int]:
+    statuses = build_warehouse(settings)
+    get_run_logger().info("dbt build: %s", statuses)
+    return statuses
+
+
+@task(name="quality-gate")
+def quality_gate(settings: Settings) -> GateResult:
+    result = verify_contracts(settings)
+    store_result(settings, result)
+    get_run_logger().info(result.summary())
+    return result
+
+
+@task(name="publish-warehouse")
+def publish_warehouse(settings: Settings) -> str:
+    path = publish(settings)
+    get_run_logger().info("published %s", path)
+    return str(path)
+
+
+@flow(name="gate-and-publish")
+def gate_and_publish(settings: Settings | None = None) -> tuple[GateResult, str]:
+    """Publish the current build only if it passes every contract; raise otherwise."""
+    settings = settings or load_settings()
+    result = quality_gate(settings)
+    if not result.passed:
+        raise QualityGateFailed(result.summary())
+    return result, publish_warehouse(settings)
+
+
+@flow(name="lakehouse")
+def lakehouse_pipeline(
+    start_date: date | None = None,
+    days: int | None = None,
+    seed: int | None = None,
+    scale_factor: float | None = None,
+) -> PipelineResult:
+    """Generate → lake → dbt → Soda → publish; parameters override the settings' window."""
+    overrides = {"start_date": start_date, "days": days, "seed": seed, "scale_factor": scale_factor}
+    settings = load_settings(
+        **{key: value for key, value in overrides.items() if value is not None}
+    )
+    ensure_writable(settings)
+    rows = land_sources(settings)
+    statuses = build(settings)
+    gate, published = gate_and_publish(settings)
+    return PipelineResult(rows, statuses, gate, published)

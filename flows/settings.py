@@ -1,0 +1,122 @@
+"""The one settings object: every stage reads paths, seeds and windows from here.
+
+Values come from environment variables prefixed ``LAKEHOUSE_`` or from a ``.env`` file in the
+working directory. ``.env.example`` documents every key.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, timedelta
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MAX_SCALE_FACTOR = 1000.0
+
+# Phone-home calls are blocked on our machines and cost seconds each: switch them all off early.
+TELEMETRY_OFF = {
+    "DO_NOT_TRACK": "1",
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    "SODA_CORE_TELEMETRY_ENABLED": "false",
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+}
+for _key, _value in TELEMETRY_OFF.items():
+    os.environ.setdefault(_key, _value)
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message is one line naming the setting."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="LAKEHOUSE_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    lake_root: str = Field("data/lake", description="Lake root: a folder or s3://bucket/prefix")
+    warehouse_path: Path = Field(
+        Path("data/warehouse/lakehouse.duckdb"), description="Published DuckDB file"
+    )
+    seed: int = Field(42, description="Seed of the simulation")
+    scale_factor: float = Field(1.0, description="1 = the original's volumes")
+    start_date: date = Field(date(2024, 1, 1), description="First simulated day")
+    days: int = Field(730, description="Number of simulated days")
+
+    @field_validator("scale_factor")
+    @classmethod
+    def _scale_in_range(cls, value: float) -> float:
+        if not 0 < value <= MAX_SCALE_FACTOR:
+            raise ValueError(f"must be > 0 and <= {MAX_SCALE_FACTOR:g}")
+        return value
+
+    @field_validator("days")
+    @classmethod
+    def _days_positive(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be >= 1")
+        return value
+
+    @field_validator("seed")
+    @classmethod
+    def _seed_non_negative(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError("must be >= 0")
+        return value
+
+    @property
+    def end_date(self) -> date:
+        """Last simulated day: the data's as-of date."""
+        return self.start_date + timedelta(days=self.days - 1)
+
+    @property
+    def is_s3_lake(self) -> bool:
+        return self.lake_root.startswith("s3://")
+
+    @property
+    def lake_uri(self) -> str:
+        """The lake root as DuckDB and pyarrow read it: an absolute path or an s3:// URI."""
+        if self.is_s3_lake:
+            return self.lake_root.rstrip("/")
+        return str(Path(self.lake_root).resolve())
+
+    @property
+    def build_path(self) -> Path:
+        """Where dbt builds; the dashboard never opens this file."""
+        return self.warehouse_path.with_name(self.warehouse_path.stem + ".build.duckdb")
+
+    @property
+    def run_state_dir(self) -> Path:
+        """Check results and run records, next to the warehouse."""
+        return self.warehouse_path.parent / "runs"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning validation errors into one line that names the setting."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "settings"
+        value = first.get("input")
+        reason = first["msg"].removeprefix("Value error, ")
+        raise SettingsError(
+            f"invalid setting LAKEHOUSE_{name.upper()}={value!r}: {reason}"
+        ) from None
+
+
+def ensure_writable(settings: Settings) -> None:
+    """Fail before any work when an output location cannot be written."""
+    targets = [("LAKEHOUSE_WAREHOUSE_PATH", settings.warehouse_path.parent)]
+    if not settings.is_s3_lake:
+        targets.insert(0, ("LAKEHOUSE_LAKE_ROOT", Path(settings.lake_root)))
+    for name, folder in targets:
+        existing = folder
+        while not existing.exists():
+            existing = existing.parent
+        if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            raise SettingsError(
+                f"invalid setting {name}={str(folder)!r}: {existing} is not writable"
+            )

@@ -1,0 +1,77 @@
+"""Build the warehouse with dbt into the build file; the published file is never opened here."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from dbt.cli.main import dbtRunner, dbtRunnerResult
+
+from flows.settings import Settings
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+
+
+class BuildError(RuntimeError):
+    """dbt failed: a model did not build or a dbt test failed."""
+
+
+def dbt_environment(settings: Settings) -> dict[str, str]:
+    """The profile's inputs, derived from the settings (profiles.yml holds no values)."""
+    return {
+        "DBT_LAKEHOUSE_BUILD_PATH": str(settings.build_path.resolve()),
+        "DBT_LAKEHOUSE_LAKE_URI": settings.lake_uri,
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def run_dbt(settings: Settings, *args: str) -> dbtRunnerResult:
+    """Invoke dbt in-process against this repository's project and profile."""
+    settings.build_path.parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        *args,
+        "--project-dir",
+        str(PROJECT_DIR),
+        "--profiles-dir",
+        str(PROJECT_DIR),
+        "--target-path",
+        str(settings.build_path.parent / "dbt-target"),
+        "--log-path",
+        str(settings.build_path.parent / "dbt-logs"),
+    ]
+    with _environment(dbt_environment(settings)):
+        return dbtRunner().invoke(command)
+
+
+def build_warehouse(settings: Settings) -> dict[str, int]:
+    """`dbt build` (models and dbt tests); raises BuildError naming what failed."""
+    result = run_dbt(settings, "build", "--quiet")
+    if result.exception is not None:
+        raise BuildError(f"dbt could not run: {result.exception}")
+    failures = [
+        f"{node.node.name}: {node.status}"
+        for node in (result.result or [])
+        if str(node.status) in {"error", "fail"}
+    ]
+    if failures or not result.success:
+        raise BuildError("dbt build failed: " + "; ".join(failures or ["see dbt logs"]))
+    statuses: dict[str, int] = {}
+    for node in result.result:
+        statuses[str(node.status)] = statuses.get(str(node.status), 0) + 1
+    return statuses

@@ -1,0 +1,1 @@
+"""Source simulators: pure, seeded functions of (seed, scale factor, start date, days)."""

@@ -1,0 +1,34 @@
+{#- Every distinct version of every customer, from the change history kept in the lake. -#}
+with
+
+source as (
+
+    select * from {{ source('shop', 'customers') }}
+
+),
+
+versions as (
+
+    select distinct
+        cast(customer_id as bigint) as customer_id,
+        first_name,
+        last_name,
+        email,
+        city,
+        country,
+        segment as customer_segment,
+        cast(created_at as timestamptz) as created_at,
+        cast(updated_at as timestamptz) as updated_at
+
+    from source
+
+),
+
+final as (
+
+    select * from versions
+    {{ latest_version('customer_id, updated_at', 'email') }}
+
+)
+
+select * from final

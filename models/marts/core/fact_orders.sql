@@ -1,0 +1,81 @@
+with
+
+order_items as (
+
+    select * from {{ ref('stg_shop__order_items') }}
+
+),
+
+orders as (
+
+    select * from {{ ref('stg_shop__orders') }}
+
+),
+
+dim_customers as (
+
+    select * from {{ ref('dim_customers') }}
+
+),
+
+dim_products as (
+
+    select * from {{ ref('dim_products') }}
+
+),
+
+lines as (
+
+    select
+        order_items.order_item_id,
+        order_items.order_id,
+        orders.customer_id,
+        order_items.product_id,
+        orders.order_at,
+        orders.order_date,
+        orders.order_status,
+        orders.payment_method,
+        order_items.quantity,
+        order_items.unit_price,
+        cast(order_items.quantity * order_items.unit_price as decimal(12, 2)) as gross_amount,
+        order_items.discount_amount
+
+    from order_items
+    left join orders
+        on order_items.order_id = orders.order_id
+
+),
+
+final as (
+
+    select
+        lines.order_item_id,
+        lines.order_id,
+        -- point in time: the customer version valid when the order was placed
+        coalesce(dim_customers.customer_sk, '-1') as customer_sk,
+        coalesce(dim_products.product_sk, '-1') as product_sk,
+        cast(strftime(lines.order_date, '%Y%m%d') as integer) as date_key,
+        lines.customer_id,
+        lines.product_id,
+        lines.order_at,
+        lines.order_date,
+        lines.order_status,
+        lines.payment_method,
+        lines.quantity,
+        lines.unit_price,
+        lines.gross_amount,
+        lines.discount_amount,
+        cast(lines.gross_amount - lines.discount_amount as decimal(12, 2)) as net_amount,
+        lines.order_status not in {{ revenue_statuses_excluded() }} as is_revenue
+
+    from lines
+    left join dim_customers
+        on lines.customer_id = dim_customers.customer_id
+        and lines.order_at >= dim_customers.valid_from
+        and (lines.order_at < dim_customers.valid_to or dim_customers.valid_to is null)
+    left join dim_products
+        on lines.product_id = dim_products.product_id
+
+)
+
+select * from final

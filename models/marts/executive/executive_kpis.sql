@@ -1,0 +1,83 @@
+{#- One row: the Executive dashboard's headline numbers as of the data's last day. -#}
+with
+
+fact_orders as (
+
+    select * from {{ ref('fact_orders') }}
+
+),
+
+events as (
+
+    select * from {{ ref('stg_clickstream__events') }}
+
+),
+
+as_of as (
+
+    select greatest(
+        (select max(order_date) from fact_orders),
+        (select max(event_date) from events)
+    ) as as_of_date
+
+),
+
+last_month as (
+
+    select
+        as_of_date,
+        case
+            when as_of_date = last_day(as_of_date) then date_trunc('month', as_of_date)
+            else date_trunc('month', as_of_date) - interval 1 month
+        end::date as last_month_start
+
+    from as_of
+
+),
+
+totals as (
+
+    select
+        sum(net_amount) filter (where is_revenue) as total_revenue,
+        count(distinct order_id) as total_orders,
+        count(distinct order_id) filter (where is_revenue) as revenue_orders,
+        sum(net_amount) filter (
+            where is_revenue
+            and order_date >= last_month.last_month_start
+            and order_date < last_month.last_month_start + interval 1 month
+        ) as revenue_last_month,
+        sum(net_amount) filter (
+            where is_revenue
+            and order_date >= last_month.last_month_start - interval 1 month
+            and order_date < last_month.last_month_start
+        ) as revenue_previous_month
+
+    from fact_orders
+    cross join last_month
+
+),
+
+final as (
+
+    select
+        last_month.as_of_date,
+        last_month.last_month_start,
+        coalesce(totals.total_revenue, 0)::decimal(18, 2) as total_revenue,
+        coalesce(totals.revenue_last_month, 0)::decimal(18, 2) as revenue_last_month,
+        coalesce(totals.revenue_previous_month, 0)::decimal(18, 2) as revenue_previous_month,
+        round(
+            100.0 * (totals.revenue_last_month - totals.revenue_previous_month)
+            / nullif(totals.revenue_previous_month, 0),
+            2
+        ) as revenue_mom_change_pct,
+        totals.total_orders,
+        totals.revenue_orders,
+        round(totals.total_revenue / nullif(totals.revenue_orders, 0), 2)::decimal(18, 2)
+            as average_order_value
+
+    from totals
+    cross join last_month
+
+)
+
+select * from final
