@@ -102,9 +102,7 @@ def load_settings(**overrides: object) -> Settings:
         name = str(first["loc"][0]) if first["loc"] else "settings"
         value = first.get("input")
         reason = first["msg"].removeprefix("Value error, ")
-        raise SettingsError(
-            f"invalid setting LAKEHOUSE_{name.upper()}={value!r}: {reason}"
-        ) from None
+        raise SettingsError(f"invalid setting LAKEHOUSE_{name.upper()}={value}: {reason}") from None
 
 
 def ensure_writable(settings: Settings) -> None:
@@ -118,5 +116,5 @@ def ensure_writable(settings: Settings) -> None:
             existing = existing.parent
         if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
             raise SettingsError(
-                f"invalid setting {name}={str(folder)!r}: {existing} is not writable"
+                f"invalid setting {name}={folder}: {existing} is not a writable folder"
             )

@@ -1,0 +1,120 @@
+"""End to end at seed scale on a short window: every line and every cent from lake to dashboard."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from decimal import Decimal
+from pathlib import Path
+from unittest import mock
+
+import duckdb
+import pyarrow.dataset as ds
+import pytest
+
+from flows.settings import load_settings
+from tests.conftest import Built, settings_environment
+
+pytestmark = pytest.mark.e2e
+
+
+def raw_table(built: Built, source: str, entity: str):
+    root = Path(built.settings.lake_uri) / "raw" / source / entity
+    return ds.dataset(root, format="parquet", partitioning="hive").to_table()
+
+
+def file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_customers_at_seed_scale(built: Built) -> None:
+    assert raw_table(built, "shop", "customers").num_rows == 1_000
+    with duckdb.connect(str(built.settings.warehouse_path), read_only=True) as warehouse:
+        count = warehouse.sql("select count(*) from dim_customers where customer_id > 0").fetchone()
+    assert count == (1_000,)
+
+
+def test_every_raw_order_line_reaches_the_fact_with_every_cent(built: Built) -> None:
+    lines = raw_table(built, "shop", "order_items").to_pylist()
+    raw_ids = {line["order_item_id"] for line in lines}
+    raw_net = sum(
+        (line["quantity"] * line["unit_price"] - line["discount_amount"] for line in lines),
+        Decimal("0.00"),
+    )
+    assert len(raw_ids) == len(lines) > 500
+
+    with duckdb.connect(str(built.settings.warehouse_path), read_only=True) as warehouse:
+        fact_ids = {
+            row[0] for row in warehouse.sql("select order_item_id from fact_orders").fetchall()
+        }
+        (fact_net,) = warehouse.sql("select sum(net_amount) from fact_orders").fetchone()
+        (unknown,) = warehouse.sql(
+            "select count(*) from fact_orders where customer_sk = '-1' or product_sk = '-1'"
+        ).fetchone()
+    assert fact_ids == raw_ids
+    assert fact_net == raw_net
+    assert unknown == 0
+
+
+def test_quality_gate_passed_and_was_stored(built: Built) -> None:
+    assert built.result.gate.passed
+    stored = json.loads((built.settings.run_state_dir / "quality_gate.json").read_text())
+    assert stored["passed"] is True
+    assert len(stored["checks"]) == len(built.result.gate.checks) >= 15
+    assert {check["outcome"] for check in stored["checks"]} == {"PASSED"}
+
+
+def test_published_file_opens_read_only_and_is_a_copy_of_the_build(built: Built) -> None:
+    assert built.result.published == str(built.settings.warehouse_path)
+    with duckdb.connect(str(built.settings.warehouse_path), read_only=True) as warehouse:
+        tables = {
+            row[0] for row in warehouse.sql("select table_name from duckdb_tables()").fetchall()
+        }
+    assert {"dim_customers", "dim_products", "dim_date", "fact_orders", "executive_kpis"} <= tables
+    assert file_hash(built.settings.warehouse_path) == file_hash(built.settings.build_path)
+
+
+def test_failing_contract_blocks_publish_and_keeps_previous_file(
+    built: Built, tmp_path: Path
+) -> None:
+    from flows.pipeline import QualityGateFailed, gate_and_publish
+
+    environment = settings_environment(tmp_path)
+    copy = load_settings(
+        lake_root=environment["LAKEHOUSE_LAKE_ROOT"],
+        warehouse_path=Path(environment["LAKEHOUSE_WAREHOUSE_PATH"]),
+    )
+    copy.warehouse_path.parent.mkdir(parents=True)
+    shutil.copyfile(built.settings.warehouse_path, copy.warehouse_path)
+    shutil.copyfile(built.settings.build_path, copy.build_path)
+    previous = file_hash(copy.warehouse_path)
+    with duckdb.connect(str(copy.build_path)) as build:
+        build.execute(
+            """
+            insert into fact_orders
+            select * replace (0 as quantity, 'lost' as order_status)
+            from fact_orders limit 1
+            """
+        )
+
+    with mock.patch.dict(os.environ, environment), pytest.raises(QualityGateFailed) as failure:
+        gate_and_publish()
+
+    assert str(failure.value) == (
+        "quality gate failed: fact_orders.order_item_id:duplicate, "
+        "fact_orders.order_status:invalid, fact_orders.quantity:invalid"
+    )
+    assert file_hash(copy.warehouse_path) == previous
+    stored = json.loads((copy.run_state_dir / "quality_gate.json").read_text())
+    failed = sorted(
+        (check["column"], check["check"], check["value"])
+        for check in stored["checks"]
+        if check["outcome"] == "FAILED"
+    )
+    assert failed == [
+        ("order_item_id", "duplicate", 1.0),
+        ("order_status", "invalid", 1.0),
+        ("quantity", "invalid", 1.0),
+    ]
