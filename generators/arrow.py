@@ -27,3 +27,14 @@ def timestamps(day: date, seconds: np.ndarray) -> pa.Array:
 
 def epoch_seconds(day: date) -> int:
     return int((np.datetime64(day, "s") - np.datetime64(0, "s")).astype(np.int64))
+
+
+def epoch_timestamps(epoch_seconds_array: np.ndarray) -> pa.Array:
+    """Seconds since 1970 as UTC microsecond timestamps."""
+    micros = np.asarray(epoch_seconds_array, dtype=np.int64) * 1_000_000
+    return pa.array(micros, pa.int64()).cast(pa.timestamp("us", "UTC"))
+
+
+def labels(values: np.ndarray, index: np.ndarray) -> pa.Array:
+    """values[index] as an Arrow string array, gathered in C++ (numpy strings convert slowly)."""
+    return pa.array(values, pa.string()).take(pa.array(np.asarray(index, dtype=np.int64)))

@@ -1,16 +1,25 @@
-"""Clickstream sessions of one day: each order has its purchase session, others drop off."""
+"""Clickstream sessions over a run of days.
+
+Every order has its purchase session (its lines are what it adds to cart; its purchase event
+carries the order_id); other sessions add to cart and leave, or only browse. Steps follow the
+funnel: page_view → search → add_to_cart → remove_from_cart → purchase.
+"""
 
 from __future__ import annotations
-
-from datetime import date
 
 import numpy as np
 import pyarrow as pa
 
-from generators.arrow import epoch_seconds, timestamps
+from generators.arrow import epoch_seconds, epoch_timestamps, labels
 from generators.config import SimulationConfig
-from generators.customers import CustomerBase
-from generators.orders import DayOrders, expected_orders
+from generators.customers import SECONDS_PER_DAY, CustomerBase
+from generators.orders import (
+    PlacedOrders,
+    day_keys,
+    expected_orders,
+    pick_customers,
+    sequence_within,
+)
 from generators.weights import (
     BROWSER_WEIGHTS,
     BROWSERS,
@@ -19,90 +28,123 @@ from generators.weights import (
     EVENT_HOUR_WEIGHTS,
 )
 
-# Funnel steps in the order a session walks them.
 STEPS = np.array(["page_view", "search", "add_to_cart", "remove_from_cart", "purchase"])
-BROWSE_SESSIONS_PER_ORDER = 2.0
-ANONYMOUS_BROWSE_SHARE = 0.45  # about 30% of all sessions, since purchase sessions are logged in
-MEAN_EXTRA_VIEWS = 1.0
-SEARCH_SHARE = 0.45
-BROWSE_CART_SHARE = 0.2
-REMOVE_SHARE = 0.2
+VIEW, SEARCH, CART, REMOVE, PURCHASE = range(len(STEPS))
 SESSION_ID_DAY_FACTOR = 1_000_000
 EVENT_ID_DAY_FACTOR = 100_000_000
+EXTRA_VIEWS = (2.0, 1.2, 0.35)  # mean extra page views: purchase, cart-only, browse-only sessions
 
 
-def simulate_clickstream_day(
+def simulate_clickstream(
     config: SimulationConfig,
-    day: date,
+    rng: np.random.Generator,
+    first_index: int,
+    day_count: int,
     customers: CustomerBase,
-    orders: DayOrders,
+    orders: PlacedOrders,
     popularity: np.ndarray,
 ) -> pa.Table:
-    rng = config.rng("clickstream", day)
-    purchases = len(orders.order_ids)
-    browses = int(rng.poisson(expected_orders(config, day) * BROWSE_SESSIONS_PER_ORDER))
-    sessions = purchases + browses
-    is_purchase = np.arange(sessions) < purchases
-
-    registered = np.flatnonzero(customers.created_epoch < epoch_seconds(day))
-    browse_customer = np.full(browses, -1, dtype=np.int64)
-    if len(registered):
-        weights = customers.activity[registered] / customers.activity[registered].sum()
-        known = rng.random(browses) >= ANONYMOUS_BROWSE_SHARE
-        browse_customer[known] = (
-            registered[rng.choice(len(registered), int(known.sum()), p=weights)] + 1
-        )
-    session_customer = np.concatenate([orders.customer_ids, browse_customer])
-
-    steps = np.zeros((sessions, len(STEPS)), dtype=np.int64)
-    steps[:, 0] = 1 + rng.poisson(MEAN_EXTRA_VIEWS, sessions)
-    steps[:, 1] = rng.random(sessions) < SEARCH_SHARE
-    steps[:, 2] = np.where(
-        is_purchase, 1 + rng.poisson(0.5, sessions), rng.random(sessions) < BROWSE_CART_SHARE
+    """Events of the window days first_index … first_index + day_count − 1, sorted by time."""
+    realism = config.realism
+    days = [config.day(first_index + offset) for offset in range(day_count)]
+    day_start = np.array([epoch_seconds(day) for day in days], dtype=np.int64)
+    expected = expected_orders(config, days)
+    cart_rate = 1 / realism.cart_to_purchase - 1
+    browse_rate = (
+        1 / (realism.cart_to_purchase * realism.view_to_cart) - 1 / realism.cart_to_purchase
     )
-    steps[:, 3] = (steps[:, 2] > 0) & (rng.random(sessions) < REMOVE_SHARE)
-    steps[:, 4] = is_purchase
+    carts_per_day = rng.poisson(expected * cart_rate)
+    browses_per_day = rng.poisson(expected * browse_rate)
+    purchases = len(orders.order_ids)
+    carts, browses = int(carts_per_day.sum()), int(browses_per_day.sum())
+    others = carts + browses
+    sessions = purchases + others
+    kind = np.repeat([0, 1, 2], [purchases, carts, browses])  # purchase, cart-only, browse-only
+    other_day = np.concatenate(
+        [
+            np.repeat(np.arange(day_count), carts_per_day),
+            np.repeat(np.arange(day_count), browses_per_day),
+        ]
+    )
+    session_day = np.concatenate([orders.order_day - first_index, other_day])
+
+    # Who: purchase sessions are the ordering customer's; others are anonymous or registered.
+    anonymous_rate = realism.anonymous_session_share / (
+        1 - realism.cart_to_purchase * realism.view_to_cart
+    )
+    known = (rng.random(others) >= min(anonymous_rate, 1.0)) & (
+        np.searchsorted(customers.created_epoch, day_start[other_day]) > 0
+    )
+    other_customer = np.where(known, pick_customers(rng, customers, day_start[other_day]) + 1, -1)
+    session_customer = np.concatenate([orders.customer_ids, other_customer])
+
+    # What: counts of each funnel step per session.
+    lines_per_order = np.bincount(orders.line_order, minlength=purchases)
+    steps = np.zeros((sessions, len(STEPS)), dtype=np.int64)
+    steps[:, VIEW] = 1 + rng.poisson(np.array(EXTRA_VIEWS)[kind])
+    steps[:, SEARCH] = rng.random(sessions) < realism.search_share
+    steps[:purchases, CART] = lines_per_order
+    steps[purchases : purchases + carts, CART] = 1 + rng.poisson(0.3, carts)
+    steps[:, REMOVE] = (steps[:, CART] > 0) & (rng.random(sessions) < realism.remove_share)
+    steps[:purchases, PURCHASE] = 1
     per_session = steps.sum(axis=1)
     event_session = np.repeat(np.arange(sessions), per_session)
     event_step = np.repeat(np.tile(np.arange(len(STEPS)), sessions), steps.ravel())
     first_event = np.cumsum(per_session) - per_session
+    # a search follows the first page view
+    position = (np.arange(len(event_step)) - first_event[event_session]).astype(float)
+    position[event_step == SEARCH] = 0.5
+    event_step = event_step[np.lexsort((position, event_session))]
 
+    # When: purchase sessions end at their order; others start at the event hour weights.
     gaps = rng.integers(5, 180, len(event_session))
     gaps[first_event] = 0
     elapsed = np.cumsum(gaps)
     elapsed -= np.repeat(elapsed[first_event], per_session)
     duration = elapsed[first_event + per_session - 1]
-    browse_start = rng.choice(24, size=browses, p=EVENT_HOUR_WEIGHTS) * 3600 + rng.integers(
-        0, 3600, browses
+    hours = rng.choice(24, size=others, p=EVENT_HOUR_WEIGHTS)
+    other_start = day_start[other_day] + hours * 3600 + rng.integers(0, 3600, others)
+    session_start = np.concatenate([orders.order_epoch - duration[:purchases], other_start])
+    event_day_start = day_start[session_day][event_session]
+    event_epoch = np.clip(
+        np.repeat(session_start, per_session) + elapsed,
+        event_day_start,
+        event_day_start + SECONDS_PER_DAY - 1,
     )
-    session_start = np.concatenate([orders.order_seconds - duration[:purchases], browse_start])
-    session_start = np.clip(session_start, 0, None)
-    seconds = np.clip(np.repeat(session_start, per_session) + elapsed, 0, 86_399)
 
+    # Products: a purchase session adds its order's lines to cart; others follow popularity.
+    product = rng.choice(len(popularity), size=len(event_session), p=popularity) + 1
+    product[(event_step == CART) & (event_session < purchases)] = orders.line_product_ids
+    has_product = np.isin(event_step, [VIEW, CART, REMOVE])
     order_id = np.zeros(sessions, dtype=np.int64)
     order_id[:purchases] = orders.order_ids
-    event_order = np.where(event_step == 4, order_id[event_session], 0)
-    product = rng.choice(len(popularity), size=len(event_session), p=popularity) + 1
-    has_product = (event_step != 1) & (event_step != 4)
-    customer = session_customer[event_session]
-    device = rng.choice(len(DEVICE_TYPES), sessions, p=DEVICE_WEIGHTS)[event_session]
-    browser = rng.choice(len(BROWSERS), sessions, p=BROWSER_WEIGHTS)[event_session]
-    day_key = int(day.strftime("%Y%m%d"))
-    order_by_time = np.lexsort((np.arange(len(seconds)), seconds))
+    device = rng.choice(len(DEVICE_TYPES), sessions, p=DEVICE_WEIGHTS)
+    browser = rng.choice(len(BROWSERS), sessions, p=BROWSER_WEIGHTS)
+    received = event_epoch + rng.integers(0, 5, len(event_epoch))
 
-    table = pa.table(
+    # Ids: sessions numbered within their day; events in time order within their day.
+    keys = day_keys(days)
+    session_order = np.argsort(session_day, kind="stable")
+    session_number = np.empty(sessions, dtype=np.int64)
+    session_number[session_order] = sequence_within(session_day[session_order], day_count)
+    session_id = keys[session_day] * SESSION_ID_DAY_FACTOR + session_number
+    by_time = np.argsort(event_epoch, kind="stable")
+    session = event_session[by_time]
+    step = event_step[by_time]
+    event_local_day = session_day[session]
+    customer = session_customer[session]
+    return pa.table(
         {
-            "event_id": day_key * EVENT_ID_DAY_FACTOR
-            + np.arange(1, len(seconds) + 1, dtype=np.int64),
-            "session_id": day_key * SESSION_ID_DAY_FACTOR + event_session.astype(np.int64) + 1,
+            "event_id": keys[event_local_day] * EVENT_ID_DAY_FACTOR
+            + sequence_within(event_local_day, day_count),
+            "session_id": session_id[session],
             "customer_id": pa.array(customer, mask=customer < 0),
-            "event_type": STEPS[event_step],
-            "event_at": timestamps(day, seconds),
-            "product_id": pa.array(product, mask=~has_product),
-            "order_id": pa.array(event_order, mask=event_step != 4),
-            "device_type": DEVICE_TYPES[device],
-            "browser": BROWSERS[browser],
+            "event_type": labels(STEPS, step),
+            "event_at": epoch_timestamps(event_epoch[by_time]),
+            "product_id": pa.array(product[by_time], mask=~has_product[by_time]),
+            "order_id": pa.array(order_id[session], mask=step != PURCHASE),
+            "device_type": labels(DEVICE_TYPES, device[session]),
+            "browser": labels(BROWSERS, browser[session]),
+            "received_at": epoch_timestamps(received[by_time]),
         }
     )
-    ordered = table.take(pa.array(order_by_time))
-    return ordered.set_column(0, "event_id", pa.array(table["event_id"].to_numpy()))

@@ -1,4 +1,4 @@
-"""The customer base: who registers when, in which segment, and how active they are."""
+"""The customer base: who registers when, in which segment, how active, and when segments change."""
 
 from __future__ import annotations
 
@@ -7,39 +7,78 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from generators.arrow import epoch_seconds
+from generators.arrow import epoch_seconds, epoch_timestamps, labels
 from generators.config import SimulationConfig
 from generators.pools import Pools
 from generators.weights import CUSTOMERS_PER_SCALE, SEGMENT_WEIGHTS, SEGMENTS
 
 SECONDS_PER_DAY = 86_400
-PRE_WINDOW_SHARE = 0.4  # customers who registered before the first simulated day
 PRE_WINDOW_DAYS = 365
-PARETO_SHAPE = 1.16  # the shape at which 20% of customers place about 80% of orders
+MAX_SEGMENT_CHANGES = 3
 
 
 @dataclass(frozen=True)
 class CustomerBase:
-    table: pa.Table  # one row per customer as first registered
+    profile: pa.Table  # one row per customer: the attributes that never change
     created_epoch: np.ndarray  # registration time, seconds since 1970, UTC
     activity: np.ndarray  # relative order propensity (Pareto)
-    segment_index: np.ndarray
+    change_epoch: np.ndarray  # [customers, MAX_SEGMENT_CHANGES] times of segment changes
+    segments: np.ndarray  # [customers, MAX_SEGMENT_CHANGES + 1] segment index after k changes
+    window_start: int  # first simulated instant, seconds since 1970
+
+    def segment_at(self, epoch: np.ndarray, customer_index: np.ndarray) -> np.ndarray:
+        """Segment index of each customer at each instant."""
+        changes = (self.change_epoch[customer_index] <= np.asarray(epoch)[..., None]).sum(axis=1)
+        return self.segments[customer_index, changes]
+
+    def versions(self, first_epoch: int, end_epoch: int) -> pa.Table:
+        """Customer rows as the source records them between two instants (end exclusive).
+
+        The source keeps current rows only: the first day (first_epoch = window start) sees
+        every customer registered before the window as of that moment; later days see
+        registrations and segment changes as they happen.
+        """
+        count = len(self.created_epoch)
+        times = np.concatenate([self.created_epoch[:, None], self.change_epoch], axis=1)
+        in_range = (times >= first_epoch) & (times < end_epoch)
+        if first_epoch <= self.window_start:
+            before = (times < self.window_start).sum(axis=1)  # versions before the window
+            latest = np.clip(before - 1, 0, None)
+            in_range[np.arange(count), latest] |= before > 0
+        rows, version = np.nonzero(in_range)
+        updated = times[rows, version]
+        table = self.profile.take(pa.array(rows))
+        table = table.append_column("segment", labels(SEGMENTS, self.segments[rows, version]))
+        table = table.append_column("created_at", epoch_timestamps(self.created_epoch[rows]))
+        return table.append_column("updated_at", epoch_timestamps(updated))
 
 
 def simulate_customers(config: SimulationConfig, pools: Pools) -> CustomerBase:
     rng = config.rng("customers")
+    realism = config.realism
     count = max(1, round(CUSTOMERS_PER_SCALE * config.scale_factor))
     customer_id = np.arange(1, count + 1, dtype=np.int64)
-    segment_index = rng.choice(len(SEGMENTS), size=count, p=SEGMENT_WEIGHTS)
     window_start = epoch_seconds(config.start_date)
-    pre_window = rng.random(count) < PRE_WINDOW_SHARE
+    pre_window = rng.random(count) < realism.pre_window_customer_share
     offset = np.where(
         pre_window,
         -rng.integers(1, PRE_WINDOW_DAYS * SECONDS_PER_DAY, count),
         rng.integers(0, config.days * SECONDS_PER_DAY, count),
     )
     created_epoch = np.sort(window_start + offset)  # ids in order of registration
-    activity = rng.pareto(PARETO_SHAPE, count) + 1.0
+    activity = rng.pareto(realism.pareto_shape, count) + 1.0
+
+    waits = rng.exponential(
+        realism.segment_change_mean_days * SECONDS_PER_DAY, (count, MAX_SEGMENT_CHANGES)
+    )
+    change_epoch = created_epoch[:, None] + np.cumsum(waits, axis=1).astype(np.int64)
+    segments = np.empty((count, MAX_SEGMENT_CHANGES + 1), dtype=np.int64)
+    segments[:, 0] = rng.choice(len(SEGMENTS), size=count, p=SEGMENT_WEIGHTS)
+    for step in range(MAX_SEGMENT_CHANGES):
+        move = np.where(rng.random(count) < 0.5, -1, 1)
+        current = segments[:, step]
+        move = np.where(current == 0, 1, np.where(current == len(SEGMENTS) - 1, -1, move))
+        segments[:, step + 1] = current + move
 
     first = pools.first_names[rng.integers(0, len(pools.first_names), count)]
     last = pools.last_names[rng.integers(0, len(pools.last_names), count)]
@@ -48,8 +87,7 @@ def simulate_customers(config: SimulationConfig, pools: Pools) -> CustomerBase:
         f"{f.lower()}.{la.lower()}{cid}@{d}"
         for f, la, cid, d in zip(first, last, customer_id, domain, strict=True)
     ]
-    created_at = pa.array(created_epoch * 1_000_000, pa.int64()).cast(pa.timestamp("us", "UTC"))
-    table = pa.table(
+    profile = pa.table(
         {
             "customer_id": customer_id,
             "first_name": first,
@@ -57,9 +95,6 @@ def simulate_customers(config: SimulationConfig, pools: Pools) -> CustomerBase:
             "email": email,
             "city": pools.cities[rng.integers(0, len(pools.cities), count)],
             "country": pools.countries[rng.integers(0, len(pools.countries), count)],
-            "segment": SEGMENTS[segment_index],
-            "created_at": created_at,
-            "updated_at": created_at,
         }
     )
-    return CustomerBase(table, created_epoch, activity, segment_index)
+    return CustomerBase(profile, created_epoch, activity, change_epoch, segments, window_start)

@@ -53,3 +53,6 @@ MEAN_DEMAND = float(WEEKDAY_DEMAND.mean() * MONTH_DEMAND.mean())
 CUSTOMERS_PER_SCALE = 1_000
 ORDERS_PER_SCALE_PER_730_DAYS = 5_000
 PRODUCTS_AT_SCALE_1 = 200
+
+# Order value range in dollars by segment (bronze, silver, gold, platinum).
+SEGMENT_ORDER_VALUE = np.array([[20, 150], [40, 200], [80, 400], [150, 800]], dtype=float)

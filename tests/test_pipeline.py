@@ -30,10 +30,16 @@ def file_hash(path: Path) -> str:
 
 
 def test_customers_at_seed_scale(built: Built) -> None:
-    assert raw_table(built, "shop", "customers").num_rows == 1_000
+    raw_ids = raw_table(built, "shop", "customers")["customer_id"].to_pylist()
+    assert len(set(raw_ids)) == 1_000
     with duckdb.connect(str(built.settings.warehouse_path), read_only=True) as warehouse:
-        count = warehouse.sql("select count(*) from dim_customers where customer_id > 0").fetchone()
-    assert count == (1_000,)
+        customers, versions, current = warehouse.sql(
+            """
+            select count(distinct customer_id), count(*), count(*) filter (where is_current)
+            from dim_customers where customer_id > 0
+            """
+        ).fetchone()
+    assert (customers, versions, current) == (1_000, len(raw_ids), 1_000)
 
 
 def test_every_raw_order_line_reaches_the_fact_with_every_cent(built: Built) -> None:
