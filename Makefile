@@ -12,7 +12,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run serve test lint clean
+.PHONY: help install run serve generate test lint bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,6 +34,12 @@ run: $(INSTALLED)  ## build the lakehouse end to end on the embedded defaults
 serve: $(INSTALLED)  ## open the dashboards on the last published warehouse
 	$(BIN)/lakehouse serve
 
+generate: $(INSTALLED)  ## simulate the source systems only (shop database, landing zone)
+	$(BIN)/lakehouse generate
+
+bench: $(INSTALLED)  ## benchmarks: simulator rows/s against a row-at-a-time baseline
+	$(BIN)/python -m generators.bench --scale 10
+
 lint: $(INSTALLED)  ## ruff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -42,4 +48,4 @@ test: lint  ## lint, then the whole test suite
 	$(BIN)/pytest
 
 clean:  ## remove runtime output (data/) and dbt artefacts, keep .venv
-	rm -rf data/lake data/warehouse target logs
+	rm -rf data/lake data/warehouse data/sources data/landing target logs

@@ -66,6 +66,75 @@ def run(
 
 
 @app.command()
+def generate(
+    seed: Annotated[int | None, typer.Option(help="Simulation seed [LAKEHOUSE_SEED]")] = None,
+    scale: Annotated[
+        float | None, typer.Option(help="Scale factor [LAKEHOUSE_SCALE_FACTOR]")
+    ] = None,
+    days: Annotated[int | None, typer.Option(help="Days to simulate [LAKEHOUSE_DAYS]")] = None,
+    start_date: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First day [LAKEHOUSE_START_DATE]")
+    ] = None,
+    dirty: Annotated[
+        bool | None,
+        typer.Option("--dirty/--clean", help="Inject labelled anomalies [LAKEHOUSE_DIRTY]"),
+    ] = None,
+) -> None:
+    """Simulate the sources: write the shop database and the clickstream landing zone."""
+    start = start_date.date() if start_date else None
+    settings = _settings_or_exit(
+        seed=seed, scale_factor=scale, days=days, start_date=start, dirty=dirty
+    )
+    from rich.progress import Progress
+
+    from flows.landing import simulation_config
+    from generators.simulation import Simulation
+    from generators.sources import write_sources
+
+    simulation = Simulation(simulation_config(settings))
+    began = time.perf_counter()
+    with Progress(transient=True) as bar:
+        task = bar.add_task("simulating days", total=settings.days)
+        written = write_sources(
+            simulation,
+            settings.source_db_url,
+            settings.landing_uri,
+            lambda done, total: bar.update(task, completed=done),
+        )
+    typer.echo(
+        f"shop database {settings.source_db_url}: customers {written['customers']:,}, "
+        f"orders {written['orders']:,}, order_items {written['order_items']:,} rows written"
+    )
+    typer.echo(
+        f"landing zone {settings.landing_uri}: {written['clickstream_lines']:,} clickstream lines "
+        f"in {written['clickstream_files']:,} hourly files"
+    )
+    typer.echo(
+        f"done in {time.perf_counter() - began:.1f} s; serve the catalog: lakehouse catalog-api"
+    )
+
+
+@app.command("catalog-api")
+def catalog_api(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1")] = 8600,
+) -> None:
+    """Serve the simulated product catalog REST API until interrupted."""
+    settings = _settings_or_exit()
+    from flows.landing import simulation_config
+    from generators.catalog_api import CatalogApi
+    from generators.simulation import Simulation
+
+    simulation = Simulation(simulation_config(settings))
+    with CatalogApi(simulation, settings.catalog_failure_rate, port) as api:
+        typer.echo(f"catalog API on {api.url}/products (Ctrl-C stops it)")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+
+
+@app.command()
 def publish() -> None:
     """Verify the current build against the contracts and publish it if it passes."""
     settings = _settings_or_exit()

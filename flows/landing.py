@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from flows.lake import Lake
 from flows.settings import Settings
-from generators.config import SimulationConfig
+from generators.config import Dirty, SimulationConfig
 from generators.simulation import Simulation
 
 # entity -> source system it comes from
@@ -26,6 +26,7 @@ def simulation_config(settings: Settings) -> SimulationConfig:
         scale_factor=settings.scale_factor,
         start_date=settings.start_date,
         days=settings.days,
+        dirty=Dirty() if settings.dirty else None,
     )
 
 

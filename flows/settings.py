@@ -44,6 +44,20 @@ class Settings(BaseSettings):
     scale_factor: float = Field(1.0, description="1 = the original's volumes")
     start_date: date = Field(date(2024, 1, 1), description="First simulated day")
     days: int = Field(730, description="Number of simulated days")
+    source_db_url: str = Field(
+        "sqlite:///data/sources/shop.sqlite",
+        description="Shop OLTP database: sqlite:///<path> or postgresql://user:pass@host:port/db",
+    )
+    landing_root: str = Field(
+        "data/landing", description="Clickstream landing zone: a folder or s3://bucket/prefix"
+    )
+    catalog_api_url: str = Field(
+        "", description="Product catalog API; empty: the run serves the simulated one on loopback"
+    )
+    catalog_failure_rate: float = Field(
+        0.0, description="Share of catalog API requests the embedded server fails (500/429)"
+    )
+    dirty: bool = Field(False, description="Inject labelled anomalies into the sources")
 
     @field_validator("scale_factor")
     @classmethod
@@ -57,6 +71,20 @@ class Settings(BaseSettings):
     def _days_positive(cls, value: int) -> int:
         if value < 1:
             raise ValueError("must be >= 1")
+        return value
+
+    @field_validator("catalog_failure_rate")
+    @classmethod
+    def _rate_in_range(cls, value: float) -> float:
+        if not 0 <= value < 1:
+            raise ValueError("must be >= 0 and < 1")
+        return value
+
+    @field_validator("source_db_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+            raise ValueError("must start with sqlite:/// or postgresql://")
         return value
 
     @field_validator("seed")
@@ -81,6 +109,13 @@ class Settings(BaseSettings):
         if self.is_s3_lake:
             return self.lake_root.rstrip("/")
         return str(Path(self.lake_root).resolve())
+
+    @property
+    def landing_uri(self) -> str:
+        """The landing root as pyarrow reads it: an absolute path or an s3:// URI."""
+        if self.landing_root.startswith("s3://"):
+            return self.landing_root.rstrip("/")
+        return str(Path(self.landing_root).resolve())
 
     @property
     def build_path(self) -> Path:

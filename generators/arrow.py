@@ -36,5 +36,6 @@ def epoch_timestamps(epoch_seconds_array: np.ndarray) -> pa.Array:
 
 
 def labels(values: np.ndarray, index: np.ndarray) -> pa.Array:
-    """values[index] as an Arrow string array, gathered in C++ (numpy strings convert slowly)."""
-    return pa.array(values, pa.string()).take(pa.array(np.asarray(index, dtype=np.int64)))
+    """values[index] as a dictionary-encoded string column: no string is copied per row."""
+    indices = pa.array(np.asarray(index, dtype=np.int32))
+    return pa.DictionaryArray.from_arrays(indices, pa.array(values, pa.string()))

@@ -78,23 +78,22 @@ def simulate_clickstream(
     other_customer = np.where(known, pick_customers(rng, customers, day_start[other_day]) + 1, -1)
     session_customer = np.concatenate([orders.customer_ids, other_customer])
 
-    # What: counts of each funnel step per session.
+    # What: counts of each funnel step per session, in walking order: the first page view,
+    # a search, more page views, carts, a removal, the purchase.
     lines_per_order = np.bincount(orders.line_order, minlength=purchases)
-    steps = np.zeros((sessions, len(STEPS)), dtype=np.int64)
-    steps[:, VIEW] = 1 + rng.poisson(np.array(EXTRA_VIEWS)[kind])
-    steps[:, SEARCH] = rng.random(sessions) < realism.search_share
-    steps[:purchases, CART] = lines_per_order
-    steps[purchases : purchases + carts, CART] = 1 + rng.poisson(0.3, carts)
-    steps[:, REMOVE] = (steps[:, CART] > 0) & (rng.random(sessions) < realism.remove_share)
-    steps[:purchases, PURCHASE] = 1
+    walk = np.array([VIEW, SEARCH, VIEW, CART, REMOVE, PURCHASE])
+    steps = np.zeros((sessions, len(walk)), dtype=np.int64)
+    steps[:, 0] = 1
+    steps[:, 1] = rng.random(sessions) < realism.search_share
+    steps[:, 2] = rng.poisson(np.array(EXTRA_VIEWS)[kind])
+    steps[:purchases, 3] = lines_per_order
+    steps[purchases : purchases + carts, 3] = 1 + rng.poisson(0.3, carts)
+    steps[:, 4] = (steps[:, 3] > 0) & (rng.random(sessions) < realism.remove_share)
+    steps[:purchases, 5] = 1
     per_session = steps.sum(axis=1)
     event_session = np.repeat(np.arange(sessions), per_session)
-    event_step = np.repeat(np.tile(np.arange(len(STEPS)), sessions), steps.ravel())
+    event_step = np.repeat(np.tile(walk, sessions), steps.ravel())
     first_event = np.cumsum(per_session) - per_session
-    # a search follows the first page view
-    position = (np.arange(len(event_step)) - first_event[event_session]).astype(float)
-    position[event_step == SEARCH] = 0.5
-    event_step = event_step[np.lexsort((position, event_session))]
 
     # When: purchase sessions end at their order; others start at the event hour weights.
     gaps = rng.integers(5, 180, len(event_session))

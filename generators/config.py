@@ -14,7 +14,7 @@ class Realism:
     """Behaviour beyond the original's flat weights; each default is a plausible shop."""
 
     pre_window_customer_share: float = 0.4  # registered before the first simulated day
-    pareto_shape: float = 1.16  # 20% of customers place about 80% of orders
+    activity_sigma: float = 1.5  # lognormal spread of activity: 20% of customers, ~80% of orders
     segment_change_mean_days: float = 1000.0  # mean wait between a customer's segment changes
     price_change_mean_days: float = 90.0  # mean wait between a product's price changes
     restock_level: int = 20  # stock at or below this is refilled the next day

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pyarrow as pa
@@ -21,7 +22,7 @@ MAX_SEGMENT_CHANGES = 3
 class CustomerBase:
     profile: pa.Table  # one row per customer: the attributes that never change
     created_epoch: np.ndarray  # registration time, seconds since 1970, UTC
-    activity: np.ndarray  # relative order propensity (Pareto)
+    activity: np.ndarray  # relative order propensity (heavy-tailed: the Pareto 80/20)
     change_epoch: np.ndarray  # [customers, MAX_SEGMENT_CHANGES] times of segment changes
     segments: np.ndarray  # [customers, MAX_SEGMENT_CHANGES + 1] segment index after k changes
     window_start: int  # first simulated instant, seconds since 1970
@@ -38,19 +39,37 @@ class CustomerBase:
         every customer registered before the window as of that moment; later days see
         registrations and segment changes as they happen.
         """
-        count = len(self.created_epoch)
-        times = np.concatenate([self.created_epoch[:, None], self.change_epoch], axis=1)
-        in_range = (times >= first_epoch) & (times < end_epoch)
+        rows, version, updated = self._timeline
+        begin, end = np.searchsorted(updated, [first_epoch, end_epoch], side="left")
+        rows, version, updated = rows[begin:end], version[begin:end], updated[begin:end]
         if first_epoch <= self.window_start:
-            before = (times < self.window_start).sum(axis=1)  # versions before the window
-            latest = np.clip(before - 1, 0, None)
-            in_range[np.arange(count), latest] |= before > 0
-        rows, version = np.nonzero(in_range)
-        updated = times[rows, version]
+            rows, version, updated = self._before_window(rows, version, updated)
         table = self.profile.take(pa.array(rows))
         table = table.append_column("segment", labels(SEGMENTS, self.segments[rows, version]))
         table = table.append_column("created_at", epoch_timestamps(self.created_epoch[rows]))
         return table.append_column("updated_at", epoch_timestamps(updated))
+
+    @cached_property
+    def _timeline(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every (customer, version, time) of registration and segment change, by time."""
+        times = np.concatenate([self.created_epoch[:, None], self.change_epoch], axis=1)
+        order = np.argsort(times, axis=None, kind="stable")
+        rows, version = np.unravel_index(order, times.shape)
+        return rows, version, times.ravel()[order]
+
+    def _before_window(
+        self, rows: np.ndarray, version: np.ndarray, updated: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Prepend the latest pre-window version of every customer registered before it."""
+        times = np.concatenate([self.created_epoch[:, None], self.change_epoch], axis=1)
+        before = (times < self.window_start).sum(axis=1)
+        existing = np.flatnonzero(before > 0)
+        latest = before[existing] - 1
+        return (
+            np.concatenate([existing, rows]),
+            np.concatenate([latest, version]),
+            np.concatenate([times[existing, latest], updated]),
+        )
 
 
 def simulate_customers(config: SimulationConfig, pools: Pools) -> CustomerBase:
@@ -66,7 +85,7 @@ def simulate_customers(config: SimulationConfig, pools: Pools) -> CustomerBase:
         rng.integers(0, config.days * SECONDS_PER_DAY, count),
     )
     created_epoch = np.sort(window_start + offset)  # ids in order of registration
-    activity = rng.pareto(realism.pareto_shape, count) + 1.0
+    activity = rng.lognormal(0.0, realism.activity_sigma, count)
 
     waits = rng.exponential(
         realism.segment_change_mean_days * SECONDS_PER_DAY, (count, MAX_SEGMENT_CHANGES)

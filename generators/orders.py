@@ -174,7 +174,7 @@ def simulate_orders(
     gross = unit_cents * quantity
     rate = rng.random(lines) * MAX_DISCOUNT_RATE
     discounted = rng.random(lines) < DISCOUNTED_LINE_SHARE
-    discount = np.where(discounted, np.round(gross * rate), 0).astype(np.int64)
+    discount = np.where(discounted, np.floor(gross * rate), 0).astype(np.int64)
     order_total = np.bincount(line_order, weights=gross - discount, minlength=count)
 
     status, when = _lifecycle(rng, order_epoch)

@@ -33,7 +33,7 @@ from generators.orders import LIFECYCLE_DAYS, PlacedOrders, simulate_orders
 from generators.pools import build_pools
 
 MAX_ARRIVAL_DELAY_DAYS = 4  # late events arrive up to 3 days late, plus a collector's seconds
-CHUNK_DAYS = 7  # days simulated in one vectorized pass (numpy's per-call cost, amortized)
+CHUNK_DAYS = 14  # days simulated in one vectorized pass (numpy's per-call cost, amortized)
 ANOMALY_SCHEMA = pa.schema(
     [("kind", pa.string()), ("entity", pa.string()), ("record_id", pa.int64())]
 )
@@ -89,9 +89,9 @@ def _by_day(table: pa.Table, column: str, window_start: int) -> dict[int, pa.Tab
     if len(day) and np.any(day[1:] < day[:-1]):
         order = np.argsort(day, kind="stable")
         table, day = table.take(pa.array(order)), day[order]
-    days, starts = np.unique(day, return_index=True)
-    ends = [*starts[1:], len(day)]
     groups = {-1: table.slice(0, 0)}  # -1: the empty table, for days with no rows
+    days, starts = np.unique(day, return_index=True)
+    ends = [*starts[1:], len(day)] if len(day) else []
     for d, begin, end in zip(days, starts, ends, strict=True):
         groups[int(d)] = table.slice(begin, end - begin)
     return groups

@@ -1,0 +1,156 @@
+"""The three simulated source systems: shop database (SQLite and PostgreSQL), catalog API,
+clickstream landing zone."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from flows.catalog_client import CatalogApiError, fetch_products
+from generators.catalog_api import CatalogApi
+from generators.config import SimulationConfig
+from generators.shop_db import TABLES, ShopDatabase
+from generators.simulation import Simulation
+from generators.sources import write_sources
+from tests.postgres import postgres_cluster
+
+CONFIG = SimulationConfig(seed=11, scale_factor=0.2, start_date=date(2024, 10, 1), days=60)
+
+
+@pytest.fixture(scope="module")
+def sqlite_sources(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    root = tmp_path_factory.mktemp("sources")
+    written = write_sources(
+        Simulation(CONFIG), f"sqlite:///{root / 'shop.sqlite'}", str(root / "landing")
+    )
+    return root, written
+
+
+def test_shop_database_holds_the_latest_version_of_every_row(sqlite_sources) -> None:
+    root, written = sqlite_sources
+    simulation = Simulation(CONFIG)
+    latest: dict[str, dict[int, object]] = {table: {} for table in TABLES}
+    keys = {"customers": "customer_id", "orders": "order_id", "order_items": "order_item_id"}
+    for day in simulation.days():
+        for table in TABLES:
+            for row in getattr(day, table).to_pylist():
+                latest[table][row[keys[table]]] = row
+    with ShopDatabase.connect(f"sqlite:///{root / 'shop.sqlite'}") as database:
+        for table in TABLES:
+            assert database.count(table) == len(latest[table]), table
+        statuses = dict(
+            database.connection.execute("select order_id, status from orders").fetchall()
+        )
+    assert statuses == {order_id: row["status"] for order_id, row in latest["orders"].items()}
+    assert written["orders"] == sum(day.orders.num_rows for day in simulation.days())
+
+
+def test_shop_database_enforces_keys_and_checks(sqlite_sources) -> None:
+    root, _ = sqlite_sources
+    with ShopDatabase.connect(f"sqlite:///{root / 'shop.sqlite'}") as database:
+        connection = database.connection
+        order_id = connection.execute("select min(order_id) from orders").fetchone()[0]
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
+            connection.execute(
+                "insert into order_items values (1, ?, 1, -2, 9.99, 0, '2024-10-02 00:00:00')",
+                (order_id,),
+            )
+        with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY constraint failed"):
+            connection.execute(
+                "insert into order_items values (2, 99, 1, 1, 9.99, 0, '2024-10-02 00:00:00')"
+            )
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
+            connection.execute(
+                "update orders set status = 'shipped' where order_id = ?", (order_id,)
+            )
+
+
+def test_postgresql_target_holds_the_same_rows_as_sqlite(sqlite_sources, tmp_path: Path) -> None:
+    root, _ = sqlite_sources
+    with postgres_cluster() as url:
+        write_sources(Simulation(CONFIG), url, str(tmp_path / "landing"))
+        with (
+            ShopDatabase.connect(url) as postgres,
+            ShopDatabase.connect(f"sqlite:///{root / 'shop.sqlite'}") as sqlite,
+        ):
+            for table in TABLES:
+                rows = postgres.read(table)
+                assert rows == sqlite.read(table), table
+                assert len(rows) > 100
+
+
+def test_landing_zone_has_one_ndjson_file_per_arrival_hour(sqlite_sources) -> None:
+    root, written = sqlite_sources
+    files = sorted((root / "landing" / "clickstream").rglob("*.ndjson"))
+    assert len(files) == written["clickstream_files"] > 600
+    lines = 0
+    for path in files:
+        hour = path.stem.removeprefix("events-")
+        for line in path.read_text().splitlines():
+            event = json.loads(line)
+            assert event["received_at"][:13].replace("-", "").replace("T", "") == hour
+            assert event["event_at"] <= event["received_at"]
+            lines += 1
+    events = sum(day.events.num_rows for day in Simulation(CONFIG).days())
+    assert lines == written["clickstream_lines"] == events
+
+
+def test_catalog_api_serves_every_product_once_despite_failures() -> None:
+    simulation = Simulation(CONFIG)
+    with CatalogApi(simulation, failure_rate=0.2) as api:
+        products = fetch_products(api.url, date(2024, 11, 5), page_size=7, backoff_seconds=0.01)
+        assert api.failures > 0
+    expected = simulation.catalog.snapshot(simulation.day_index(date(2024, 11, 5))).to_pylist()
+    assert [product["id"] for product in products] == [row["product_id"] for row in expected]
+    assert [str(product["price"]) for product in products] == [
+        str(row["price"]) for row in expected
+    ]
+    assert set(products[0]) == {
+        "id",
+        "title",
+        "price",
+        "description",
+        "category",
+        "image",
+        "rating",
+        "stock",
+        "updated_at",
+    }
+
+
+def test_catalog_client_gives_up_with_a_clear_error() -> None:
+    with (
+        CatalogApi(Simulation(CONFIG), failure_rate=0.999) as api,
+        pytest.raises(CatalogApiError) as failure,
+    ):
+        fetch_products(api.url, date(2024, 11, 5), page_size=20, retries=2, backoff_seconds=0.0)
+    message = str(failure.value)
+    assert message.startswith(
+        "GET /products {'date': '2024-11-05', 'limit': 20, 'page': 1} "
+        "failed after 3 attempts: HTTP "
+    )
+    assert message[-3:] in {"500", "429"}
+
+
+def test_generate_command_writes_both_sources(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAKEHOUSE_")}
+    completed = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "generate", "--days", "5", "--scale", "0.1"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr
+    lines = [line for line in completed.stdout.splitlines() if line.strip()]
+    assert lines[0].startswith("shop database sqlite:///data/sources/shop.sqlite: customers ")
+    assert lines[1].startswith(f"landing zone {tmp_path / 'data' / 'landing'}: ")
+    assert (tmp_path / "data" / "sources" / "shop.sqlite").exists()
