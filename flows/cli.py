@@ -88,6 +88,7 @@ def generate(
     from rich.progress import Progress
 
     from flows.landing import simulation_config
+    from flows.storage import filesystem
     from generators.simulation import Simulation
     from generators.sources import write_sources
 
@@ -98,7 +99,7 @@ def generate(
         written = write_sources(
             simulation,
             settings.source_db_url,
-            settings.landing_uri,
+            filesystem(settings.landing_uri, settings),
             lambda done, total: bar.update(task, completed=done),
         )
     typer.echo(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import date
 
@@ -11,6 +10,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from flows.settings import Settings
+from flows.storage import filesystem
+from generators.objects import write_atomically
 
 PARTITION_FILE = "part-0.parquet"
 
@@ -26,17 +27,12 @@ class Lake:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Lake:
-        fs, root = pafs.FileSystem.from_uri(settings.lake_uri)
-        return cls(fs, root.rstrip("/"))
+        return cls(*filesystem(settings.lake_uri, settings))
 
     def write_partition(self, source: str, entity: str, day: date, table: pa.Table) -> str:
         """Write aside, then move into place: readers see the old file or the new, never half."""
-        folder = f"{self.root}/{partition_path(source, entity, day)}"
-        staging = f"{self.root}/_staging"
-        self.fs.create_dir(folder, recursive=True)
-        self.fs.create_dir(staging, recursive=True)
-        temporary = f"{staging}/{uuid.uuid4().hex}.parquet"
-        pq.write_table(table, temporary, filesystem=self.fs, compression="zstd")
-        target = f"{folder}/{PARTITION_FILE}"
-        self.fs.move(temporary, target)
+        target = f"{self.root}/{partition_path(source, entity, day)}/{PARTITION_FILE}"
+        buffer = pa.BufferOutputStream()
+        pq.write_table(table, buffer, compression="zstd")
+        write_atomically(self.fs, target, buffer.getvalue().to_pybytes())
         return target

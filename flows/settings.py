@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MAX_SCALE_FACTOR = 1000.0
@@ -58,6 +59,13 @@ class Settings(BaseSettings):
         0.0, description="Share of catalog API requests the embedded server fails (500/429)"
     )
     dirty: bool = Field(False, description="Inject labelled anomalies into the sources")
+    s3_endpoint_url: str = Field(
+        "", description="S3 endpoint, e.g. http://127.0.0.1:9000 for MinIO; empty: AWS"
+    )
+    s3_region: str = Field("us-east-1", description="S3 region")
+    s3_access_key_id: str = Field("", description="S3 access key; empty: the AWS default chain")
+    s3_secret_access_key: SecretStr = Field(SecretStr(""), description="S3 secret key")
+    s3_url_style: Literal["path", "vhost"] = Field("path", description="S3 addressing style")
 
     @field_validator("scale_factor")
     @classmethod
@@ -86,6 +94,13 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
             raise ValueError("must start with sqlite:/// or postgresql://")
         return value
+
+    @field_validator("s3_endpoint_url")
+    @classmethod
+    def _endpoint_has_scheme(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
 
     @field_validator("seed")
     @classmethod

@@ -13,6 +13,8 @@ from datetime import datetime
 import pyarrow as pa
 import pyarrow.fs as pafs
 
+from generators.objects import write_atomically
+
 OPTIONAL_KEYS = ("experiment_variant",)  # only present on the events that carry them
 
 
@@ -47,10 +49,6 @@ def write_hours(
     written = {}
     for hour, lines in sorted(event_lines(events, malformed).items()):
         path = hour_path(root, hour)
-        fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
-        temporary = f"{path}.tmp"
-        with fs.open_output_stream(temporary) as stream:
-            stream.write(("\n".join(lines) + "\n").encode())
-        fs.move(temporary, path)
+        write_atomically(fs, path, ("\n".join(lines) + "\n").encode())
         written[path] = len(lines)
     return written

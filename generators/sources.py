@@ -15,11 +15,6 @@ from generators.shop_db import TABLES, ShopDatabase
 from generators.simulation import Simulation
 
 
-def landing_filesystem(landing_uri: str) -> tuple[pafs.FileSystem, str]:
-    fs, root = pafs.FileSystem.from_uri(landing_uri)
-    return fs, root.rstrip("/")
-
-
 def reset_sources(database: ShopDatabase, fs: pafs.FileSystem, root: str, strict: bool) -> None:
     """Start from empty sources: a simulation replaces, it never mixes two runs."""
     cursor = database.connection.cursor()
@@ -34,11 +29,12 @@ def reset_sources(database: ShopDatabase, fs: pafs.FileSystem, root: str, strict
 def write_sources(
     simulation: Simulation,
     database_url: str,
-    landing_uri: str,
+    landing: tuple[pafs.FileSystem, str],
     progress: Callable[[int, int], None] | None = None,
 ) -> Counter[str]:
-    """Apply every simulated day to the shop database and the landing zone; rows per target."""
-    fs, root = landing_filesystem(landing_uri)
+    """Apply every simulated day to the shop database and the landing zone (a filesystem and
+    its root path); returns rows per target."""
+    fs, root = landing
     written: Counter[str] = Counter()
     with ShopDatabase.connect(database_url) as database:
         reset_sources(database, fs, root, strict=simulation.config.dirty is None)

@@ -53,3 +53,52 @@ def built(prefect_server: None, tmp_path_factory: pytest.TempPathFactory) -> Ite
     with mock.patch.dict(os.environ, environment):
         result = lakehouse_pipeline()
         yield Built(load_settings(), environment, result)
+
+
+@dataclass(frozen=True)
+class S3Endpoint:
+    url: str  # http://127.0.0.1:<port>
+    environment: dict[str, str]  # LAKEHOUSE_S3_* settings pointing at it
+
+    def client(self):
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name="us-east-1",
+        )
+
+    def bucket(self, name: str) -> str:
+        self.client().create_bucket(Bucket=name)
+        return f"s3://{name}"
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3Endpoint]:
+    """moto's S3 server on a free loopback port: real HTTP for boto3, pyarrow and DuckDB."""
+    import logging
+    import socket
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    environment = {
+        "LAKEHOUSE_S3_ENDPOINT_URL": url,
+        "LAKEHOUSE_S3_REGION": "us-east-1",
+        "LAKEHOUSE_S3_ACCESS_KEY_ID": "testing",
+        "LAKEHOUSE_S3_SECRET_ACCESS_KEY": "testing",
+        "LAKEHOUSE_S3_URL_STYLE": "path",
+    }
+    try:
+        yield S3Endpoint(url, environment)
+    finally:
+        server.stop()

@@ -11,6 +11,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import pyarrow.fs as pafs
 import pytest
 
 from flows.catalog_client import CatalogApiError, fetch_products
@@ -21,6 +22,7 @@ from generators.simulation import Simulation
 from generators.sources import write_sources
 from tests.postgres import postgres_cluster
 
+LOCAL = pafs.LocalFileSystem()
 CONFIG = SimulationConfig(seed=11, scale_factor=0.2, start_date=date(2024, 10, 1), days=60)
 
 
@@ -28,7 +30,7 @@ CONFIG = SimulationConfig(seed=11, scale_factor=0.2, start_date=date(2024, 10, 1
 def sqlite_sources(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     root = tmp_path_factory.mktemp("sources")
     written = write_sources(
-        Simulation(CONFIG), f"sqlite:///{root / 'shop.sqlite'}", str(root / "landing")
+        Simulation(CONFIG), f"sqlite:///{root / 'shop.sqlite'}", (LOCAL, str(root / "landing"))
     )
     return root, written
 
@@ -75,7 +77,7 @@ def test_shop_database_enforces_keys_and_checks(sqlite_sources) -> None:
 def test_postgresql_target_holds_the_same_rows_as_sqlite(sqlite_sources, tmp_path: Path) -> None:
     root, _ = sqlite_sources
     with postgres_cluster() as url:
-        write_sources(Simulation(CONFIG), url, str(tmp_path / "landing"))
+        write_sources(Simulation(CONFIG), url, (LOCAL, str(tmp_path / "landing")))
         with (
             ShopDatabase.connect(url) as postgres,
             ShopDatabase.connect(f"sqlite:///{root / 'shop.sqlite'}") as sqlite,
@@ -154,3 +156,38 @@ def test_generate_command_writes_both_sources(tmp_path: Path) -> None:
     assert lines[0].startswith("shop database sqlite:///data/sources/shop.sqlite: customers ")
     assert lines[1].startswith(f"landing zone {tmp_path / 'data' / 'landing'}: ")
     assert (tmp_path / "data" / "sources" / "shop.sqlite").exists()
+
+
+def test_landing_zone_on_s3_holds_the_same_files_and_lines(s3, tmp_path: Path) -> None:
+    from flows.settings import load_settings
+    from flows.storage import filesystem
+
+    config = SimulationConfig(seed=3, scale_factor=0.2, start_date=date(2024, 12, 1), days=6)
+    landing = s3.bucket("landing-zone") + "/clickstream-landing"
+    settings = load_settings(
+        **{key.removeprefix("LAKEHOUSE_").lower(): value for key, value in s3.environment.items()},
+        landing_root=landing,
+    )
+    local_root = tmp_path / "landing"
+    written_local = write_sources(
+        Simulation(config), f"sqlite:///{tmp_path / 'a.sqlite'}", (LOCAL, str(local_root))
+    )
+    written_s3 = write_sources(
+        Simulation(config), f"sqlite:///{tmp_path / 'b.sqlite'}", filesystem(landing, settings)
+    )
+    assert written_s3 == written_local
+    client = s3.client()
+    contents = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket="landing-zone"):
+        for item in page.get("Contents", []):
+            if not item["Key"].endswith("/"):  # skip folder markers
+                body = client.get_object(Bucket="landing-zone", Key=item["Key"])["Body"].read()
+                contents[item["Key"].removeprefix("clickstream-landing/")] = body
+    local = {
+        str(path.relative_to(local_root)): path.read_bytes()
+        for path in local_root.rglob("*.ndjson")
+    }
+    assert contents == local
+    assert (
+        sum(len(body.splitlines()) for body in contents.values()) == written_s3["clickstream_lines"]
+    )
