@@ -37,27 +37,30 @@ def get_with_retries(
     raise CatalogApiError(f"GET {url} {params} failed after {retries + 1} attempts: {failure}")
 
 
+def catalog_client(base_url: str, timeout_seconds: float = 10.0) -> httpx.Client:
+    """One client per run: connections and TLS setup are reused across pages and days."""
+    return httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout_seconds)
+
+
 def fetch_products(
-    base_url: str,
+    client: httpx.Client,
     day: date,
     page_size: int = 50,
     retries: int = 6,
     backoff_seconds: float = 0.05,
-    timeout_seconds: float = 10.0,
 ) -> list[dict]:
     """Every product of the catalog as of `day`, each exactly once."""
     products: list[dict] = []
-    with httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout_seconds) as client:
-        page = 1
-        while True:
-            params = {"date": day.isoformat(), "limit": page_size, "page": page}
-            response = get_with_retries(client, "/products", params, retries, backoff_seconds)
-            batch = response.json()
-            products.extend(batch)
-            total = int(response.headers.get("X-Total-Count", len(products)))
-            if len(batch) < page_size or len(products) >= total:
-                break
-            page += 1
+    page = 1
+    while True:
+        params = {"date": day.isoformat(), "limit": page_size, "page": page}
+        response = get_with_retries(client, "/products", params, retries, backoff_seconds)
+        batch = response.json()
+        products.extend(batch)
+        total = int(response.headers.get("X-Total-Count", len(products)))
+        if len(batch) < page_size or len(products) >= total:
+            break
+        page += 1
     ids = [product["id"] for product in products]
     if len(ids) != len(set(ids)):
         raise CatalogApiError(f"the API returned {len(ids) - len(set(ids))} duplicate products")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -87,7 +87,7 @@ def generate(
     )
     from rich.progress import Progress
 
-    from flows.landing import simulation_config
+    from flows.ingest import simulation_config
     from flows.storage import filesystem
     from generators.simulation import Simulation
     from generators.sources import write_sources
@@ -121,7 +121,7 @@ def catalog_api(
 ) -> None:
     """Serve the simulated product catalog REST API until interrupted."""
     settings = _settings_or_exit()
-    from flows.landing import simulation_config
+    from flows.ingest import simulation_config
     from generators.catalog_api import CatalogApi
     from generators.simulation import Simulation
 
@@ -133,6 +133,45 @@ def catalog_api(
                 time.sleep(3600)
         except KeyboardInterrupt:
             pass
+
+
+@app.command("ingest")
+def ingest_day(
+    day: Annotated[
+        datetime, typer.Option("--date", formats=["%Y-%m-%d"], help="Business day to ingest")
+    ],
+) -> None:
+    """Ingest one business day from the three sources into the lake."""
+    _ingest_window(day.date(), day.date())
+
+
+@app.command()
+def backfill(
+    start: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="First business day")],
+    end: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="Last business day")],
+) -> None:
+    """Ingest a window of business days in one batch (idempotent: a second run adds nothing)."""
+    if end < start:
+        typer.echo(f"error: --end {end:%Y-%m-%d} is before --start {start:%Y-%m-%d}", err=True)
+        raise typer.Exit(2)
+    _ingest_window(start.date(), end.date())
+
+
+def _ingest_window(start: date, end: date) -> None:
+    settings = _settings_or_exit()
+    if not settings.start_date <= start <= end <= settings.end_date and settings.simulate_sources:
+        typer.echo(
+            f"error: {start} to {end} is outside the simulated window "
+            f"{settings.start_date} to {settings.end_date}",
+            err=True,
+        )
+        raise typer.Exit(2)
+    from flows.ingest import ingest
+
+    began = time.perf_counter()
+    for report in ingest(start, end):
+        typer.echo(report.summary())
+    typer.echo(f"ingested {start} to {end} in {time.perf_counter() - began:.1f} s")
 
 
 @app.command()

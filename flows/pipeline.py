@@ -7,7 +7,7 @@ from datetime import date
 
 from prefect import flow, get_run_logger, task
 
-from flows.landing import land_window
+from flows.ingest import ingest, summarize
 from flows.publish import publish
 from flows.quality import GateResult, store_result, verify_contracts
 from flows.settings import Settings, ensure_writable, load_settings
@@ -20,23 +20,10 @@ class QualityGateFailed(RuntimeError):
 
 @dataclass(frozen=True)
 class PipelineResult:
-    rows_landed: dict[str, int]
+    rows_landed: dict[str, int]  # new rows in raw per entity
     dbt_statuses: dict[str, int]
     gate: GateResult
     published: str
-
-
-@task(name="land-sources", retries=1, retry_delay_seconds=2)
-def land_sources(settings: Settings) -> dict[str, int]:
-    logger = get_run_logger()
-
-    def progress(done: int, total: int) -> None:
-        if done == total or done % 100 == 0:
-            logger.info("landed %d/%d days", done, total)
-
-    rows = dict(land_window(settings, progress))
-    logger.info("rows landed: %s", rows)
-    return rows
 
 
 @task(name="build-warehouse")
@@ -84,7 +71,7 @@ def lakehouse_pipeline(
         **{key: value for key, value in overrides.items() if value is not None}
     )
     ensure_writable(settings)
-    rows = land_sources(settings)
+    rows = summarize(ingest(settings.start_date, settings.end_date))
     statuses = build(settings)
     gate, published = gate_and_publish(settings)
     return PipelineResult(rows, statuses, gate, published)

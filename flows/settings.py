@@ -59,6 +59,9 @@ class Settings(BaseSettings):
         0.0, description="Share of catalog API requests the embedded server fails (500/429)"
     )
     dirty: bool = Field(False, description="Inject labelled anomalies into the sources")
+    simulate_sources: bool = Field(
+        True, description="Runs move the simulated sources forward; false for real sources"
+    )
     s3_endpoint_url: str = Field(
         "", description="S3 endpoint, e.g. http://127.0.0.1:9000 for MinIO; empty: AWS"
     )

@@ -11,6 +11,7 @@ from collections import defaultdict
 from datetime import datetime
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
 
 from generators.objects import write_atomically
@@ -22,23 +23,24 @@ def hour_path(root: str, received: datetime) -> str:
     return f"{root}/clickstream/{received:%Y/%m/%d}/events-{received:%Y%m%d%H}.ndjson"
 
 
-def _json_value(value: object) -> object:
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return value
-
-
 def event_lines(events: pa.Table, malformed: pa.Table) -> dict[datetime, list[str]]:
     """NDJSON lines grouped by the hour they arrived in."""
     by_hour: dict[datetime, list[str]] = defaultdict(list)
-    for row in events.to_pylist():
+    hours = pc.floor_temporal(events["received_at"], unit="hour").to_pylist()
+    text = events
+    for index, column in enumerate(events.schema):
+        if pa.types.is_timestamp(column.type):
+            text = text.set_column(
+                index, column.name, pc.strftime(events[column.name], "%Y-%m-%dT%H:%M:%SZ")
+            )
+    for hour, row in zip(hours, text.to_pylist(), strict=True):
         for key in OPTIONAL_KEYS:
             if row.get(key) is None:
                 row.pop(key, None)
-        hour = row["received_at"].replace(minute=0, second=0, microsecond=0)
-        by_hour[hour].append(json.dumps({key: _json_value(v) for key, v in row.items()}))
-    for row in malformed.to_pylist():
-        by_hour[row["received_at"].replace(minute=0, second=0, microsecond=0)].append(row["line"])
+        by_hour[hour].append(json.dumps(row))
+    malformed_hours = pc.floor_temporal(malformed["received_at"], unit="hour").to_pylist()
+    for hour, line in zip(malformed_hours, malformed["line"].to_pylist(), strict=True):
+        by_hour[hour].append(line)
     return by_hour
 
 

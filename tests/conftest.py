@@ -22,6 +22,8 @@ def settings_environment(root: Path, **extra: str) -> dict[str, str]:
     return {
         "LAKEHOUSE_LAKE_ROOT": str(root / "lake"),
         "LAKEHOUSE_WAREHOUSE_PATH": str(root / "warehouse" / "lakehouse.duckdb"),
+        "LAKEHOUSE_SOURCE_DB_URL": f"sqlite:///{root / 'sources' / 'shop.sqlite'}",
+        "LAKEHOUSE_LANDING_ROOT": str(root / "landing"),
         **extra,
     }
 

@@ -18,7 +18,8 @@ renamed as (
         cast(rating_count as integer) as rating_count,
         cast(stock_quantity as integer) as stock_quantity,
         image_url,
-        cast(updated_at as timestamptz) as updated_at
+        cast(updated_at as timestamptz) as updated_at,
+        cast(snapshot_date as date) as snapshot_date
 
     from source
 
@@ -27,7 +28,7 @@ renamed as (
 final as (
 
     select * from renamed
-    {{ latest_version('product_id', 'updated_at') }}
+    {{ latest_version('product_id', 'snapshot_date') }}
 
 )
 
