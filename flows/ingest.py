@@ -204,10 +204,13 @@ def extract_shop(
     dates: dict[str, list[date]] = {entity.name: [] for entity in SHOP_ENTITIES}
     seen: set[str] = set()
     newest = watermark
+    logger = get_run_logger()
     with simulated_sources(settings) as world, ShopDatabase.connect(settings.source_db_url) as db:
-        for day in days:
+        for done, day in enumerate(days, start=1):
             if world is not None:
                 world.advance_to(day)
+            if done % 100 == 0 or done == len(days):
+                logger.info(f"shop database read through {day} ({done}/{len(days)} days)")
             # the first extraction reads everything before the day: rows older than the window
             lower = min(day_start(day), newest) - OVERLAP if newest else EARLIEST
             upper = day_start(day) + timedelta(days=1)
