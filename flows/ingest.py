@@ -325,7 +325,7 @@ def reject_duplicates(lake: Lake, checked: Checked, run: str) -> Checked:
         reasons.append(f"duplicate: event_id={event_id} first read at {earlier}")
     mask = pa.array(duplicate, pa.bool_())
     repeated = good.filter(mask)
-    rows = repeated.drop_columns(["_run_id", "_source"]).to_pylist()
+    rows = repeated.drop_columns(["_run_id", "_source", "_ingested_at"]).to_pylist()
     bad = pa.table(
         {
             "record": [json.dumps(row, default=str, sort_keys=True) for row in rows],

@@ -21,8 +21,12 @@ from generators.weights import (
 UTC = pa.timestamp("us", "UTC")
 MONEY = pa.decimal128(12, 2)
 
-# Lineage columns every raw row carries.
-LINEAGE = [pa.field("_run_id", pa.string()), pa.field("_source", pa.string())]
+# Lineage columns every raw row carries: the run, where it was read, and when it was landed.
+LINEAGE = [
+    pa.field("_run_id", pa.string()),
+    pa.field("_source", pa.string()),
+    pa.field("_ingested_at", UTC),
+]
 
 
 @dataclass(frozen=True)

@@ -179,6 +179,8 @@ def check(
     good = table.take(pa.array(good_rows, pa.int64()))
     good = good.append_column("_run_id", pa.array([run_id] * good.num_rows, pa.string()))
     good = good.append_column("_source", pa.array(good_sources, pa.string()))
+    landed = pa.array([datetime.now(UTC)] * good.num_rows, pa.timestamp("us", "UTC"))
+    good = good.append_column("_ingested_at", landed)
 
     bad_indices = [i for i, reason in enumerate(reasons) if reason is not None]
     partition = [_partition_date(entity, records[i], fallback_dates[i]) for i in bad_indices]

@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlparse
 
 from dbt.cli.main import dbtRunner, dbtRunnerResult
 
@@ -20,9 +21,19 @@ class BuildError(RuntimeError):
 
 def dbt_environment(settings: Settings) -> dict[str, str]:
     """The profile's inputs, derived from the settings (profiles.yml holds no values)."""
+    endpoint = urlparse(settings.s3_endpoint_url) if settings.s3_endpoint_url else None
+    bucket = settings.lake_uri.removeprefix("s3://").split("/")[0] if settings.is_s3_lake else ""
     return {
         "DBT_LAKEHOUSE_BUILD_PATH": str(settings.build_path.resolve()),
         "DBT_LAKEHOUSE_LAKE_URI": settings.lake_uri,
+        # the secret applies to the lake's bucket only; a local lake never uses it
+        "DBT_LAKEHOUSE_S3_SCOPE": f"s3://{bucket or 'no-s3-lake-configured'}",
+        "DBT_LAKEHOUSE_S3_REGION": settings.s3_region,
+        "DBT_LAKEHOUSE_S3_ENDPOINT": endpoint.netloc if endpoint else "s3.amazonaws.com",
+        "DBT_LAKEHOUSE_S3_URL_STYLE": settings.s3_url_style,
+        "DBT_LAKEHOUSE_S3_USE_SSL": "false" if endpoint and endpoint.scheme == "http" else "true",
+        "DBT_ENV_SECRET_S3_KEY_ID": settings.s3_access_key_id,
+        "DBT_ENV_SECRET_S3_SECRET": settings.s3_secret_access_key.get_secret_value(),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
 
@@ -59,13 +70,13 @@ def run_dbt(settings: Settings, *args: str) -> dbtRunnerResult:
         return dbtRunner().invoke(command)
 
 
-def build_warehouse(settings: Settings) -> dict[str, int]:
+def build_warehouse(settings: Settings, full_refresh: bool = False) -> dict[str, int]:
     """`dbt build` (models and dbt tests); raises BuildError naming what failed."""
-    result = run_dbt(settings, "build", "--quiet")
+    result = run_dbt(settings, "build", "--quiet", *(["--full-refresh"] if full_refresh else []))
     if result.exception is not None:
         raise BuildError(f"dbt could not run: {result.exception}")
     failures = [
-        f"{node.node.name}: {node.status}"
+        f"{node.node.name}: {node.status}" + (f" ({node.message})" if node.message else "")
         for node in (result.result or [])
         if str(node.status) in {"error", "fail"}
     ]

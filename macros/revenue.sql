@@ -1,4 +1,5 @@
-{#- The one definition of revenue: net amount of lines whose order was not cancelled or returned. -#}
+{#- The one definition of revenue: net amount of lines whose order was neither cancelled nor
+    returned (nor of unknown status: a line whose header is in quarantine). -#}
 {% macro revenue_statuses_excluded() -%}
-('cancelled', 'returned')
+('cancelled', 'returned', 'unknown')
 {%- endmacro %}

@@ -1,14 +1,42 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='order_item_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
+
+{#- On an incremental run, only orders changed since the newest change already in the fact,
+    less a lookback for late arrivals, are rebuilt; their partitions alone are read. -#}
 with
+
+{% if fact_since() is not none -%}
+changed_orders as (
+
+    select distinct cast(order_id as bigint) as order_id
+    from {{ source('shop', 'orders') }}
+    where {{ partition_since(fact_since()) }}
+
+),
+
+{% endif -%}
 
 order_items as (
 
     select * from {{ ref('stg_shop__order_items') }}
+    {% if fact_since() is not none -%}
+    where order_id in (select order_id from changed_orders)
+    {%- endif %}
 
 ),
 
 orders as (
 
     select * from {{ ref('stg_shop__orders') }}
+    {% if fact_since() is not none -%}
+    where order_id in (select order_id from changed_orders)
+    {%- endif %}
 
 ),
 
@@ -31,10 +59,12 @@ lines as (
         order_items.order_id,
         orders.customer_id,
         order_items.product_id,
-        orders.order_at,
-        orders.order_date,
-        orders.order_status,
-        orders.payment_method,
+        -- a line whose header was quarantined keeps its own timestamp and an 'unknown' status
+        coalesce(orders.order_at, order_items.updated_at) as order_at,
+        cast(timezone('UTC', coalesce(orders.order_at, order_items.updated_at)) as date) as order_date,
+        coalesce(orders.order_status, 'unknown') as order_status,
+        coalesce(orders.payment_method, 'unknown') as payment_method,
+        coalesce(orders.updated_at, order_items.updated_at) as order_updated_at,
         order_items.quantity,
         order_items.unit_price,
         cast(order_items.quantity * order_items.unit_price as decimal(12, 2)) as gross_amount,
@@ -66,7 +96,8 @@ final as (
         lines.gross_amount,
         lines.discount_amount,
         cast(lines.gross_amount - lines.discount_amount as decimal(12, 2)) as net_amount,
-        lines.order_status not in {{ revenue_statuses_excluded() }} as is_revenue
+        lines.order_status not in {{ revenue_statuses_excluded() }} as is_revenue,
+        lines.order_updated_at
 
     from lines
     left join dim_customers

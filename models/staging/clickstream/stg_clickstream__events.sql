@@ -18,7 +18,8 @@ renamed as (
         cast(product_id as bigint) as product_id,
         cast(order_id as bigint) as order_id,
         device_type,
-        browser
+        browser,
+        cast(received_at as timestamptz) as received_at
 
     from source
 

@@ -1,0 +1,17 @@
+{#- For an incremental run: the date of the newest `column` value in the model, less
+    `lookback_days`; none on a full build (or before the model has rows). -#}
+{% macro incremental_since(column, lookback_days) %}
+    {% if not (execute and is_incremental()) %}
+        {{ return(none) }}
+    {% endif %}
+    {% set newest = run_query("select cast(max(" ~ column ~ ") as date) from " ~ this).columns[0].values()[0] %}
+    {% if newest is none %}
+        {{ return(none) }}
+    {% endif %}
+    {{ return(newest - modules.datetime.timedelta(days=lookback_days | int)) }}
+{% endmacro %}
+
+{#- fact_orders' incremental window: changes since its newest, less var('fact_lookback_days'). -#}
+{% macro fact_since() %}
+    {{ return(incremental_since('order_updated_at', var('fact_lookback_days'))) }}
+{% endmacro %}

@@ -1,0 +1,54 @@
+{#- One row per (day, device): sessions reaching each funnel step, and step conversion. -#}
+with
+
+sessions as (
+
+    select * from {{ ref('stg_clickstream__sessions') }}
+
+),
+
+steps as (
+
+    select
+        session_date,
+        device_type,
+        count(*) as sessions,
+        count(*) filter (where is_anonymous) as anonymous_sessions,
+        sum(events) as events,
+        count(*) filter (where page_views > 0) as viewed_sessions,
+        count(*) filter (where searches > 0) as searched_sessions,
+        count(*) filter (where cart_adds > 0) as cart_sessions,
+        count(*) filter (where purchases > 0) as purchase_sessions,
+        sum(page_views) as page_views,
+        sum(cart_adds) as cart_adds,
+        sum(purchases) as purchases
+
+    from sessions
+    group by session_date, device_type
+
+),
+
+final as (
+
+    select
+        session_date,
+        device_type,
+        sessions,
+        anonymous_sessions,
+        events,
+        viewed_sessions,
+        searched_sessions,
+        cart_sessions,
+        purchase_sessions,
+        page_views,
+        cart_adds,
+        purchases,
+        round(cart_sessions / nullif(viewed_sessions, 0), 4) as view_to_cart_rate,
+        round(purchase_sessions / nullif(cart_sessions, 0), 4) as cart_to_purchase_rate,
+        round(purchase_sessions / nullif(sessions, 0), 4) as session_conversion_rate
+
+    from steps
+
+)
+
+select * from final
