@@ -12,7 +12,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run serve generate test lint bench clean
+.PHONY: help install run serve generate test lint bench docs clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ generate: $(INSTALLED)  ## simulate the source systems only (shop database, land
 
 bench: $(INSTALLED)  ## benchmarks: simulator rows/s against a row-at-a-time baseline
 	$(BIN)/python -m generators.bench --scale 10
+
+docs: $(INSTALLED)  ## regenerate docs/data-dictionary.md from the dbt YAML
+	$(BIN)/python -m flows.data_dictionary
 
 lint: $(INSTALLED)  ## ruff
 	$(BIN)/ruff check .
