@@ -13,14 +13,24 @@ from app.data import WarehouseMissing, warehouse_path
 
 st.set_page_config(page_title="E-commerce lakehouse", layout="wide")
 
-pages = [st.Page("pages/executive.py", title="Executive", default=True)]
+PAGES = [
+    st.Page("pages/executive.py", title="Executive", default=True),
+    st.Page("pages/products.py", title="Product Performance"),
+    st.Page("pages/customers.py", title="Customer Analytics"),
+    st.Page("pages/funnel.py", title="Funnel Analysis"),
+    st.Page("pages/health.py", title="Data Health"),
+]
 
 if not warehouse_path().exists():
     st.title("E-commerce lakehouse")
     st.info(f"No published warehouse at `{warehouse_path()}` yet: run `make run` first.")
     st.stop()
 
+page = st.navigation(PAGES)
 try:
-    st.navigation(pages).run()
+    page.run()
 except WarehouseMissing:
     st.info("The warehouse disappeared: run `make run` to publish it again.")
+except Exception as error:  # a clear message, never a stack trace
+    st.error(f"This page could not be drawn: {type(error).__name__}. See the server log.")
+    print(f"page {page.title} failed: {error!r}", file=sys.stderr)

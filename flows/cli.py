@@ -37,6 +37,9 @@ def run(
     start_date: Annotated[
         datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First day [LAKEHOUSE_START_DATE]")
     ] = None,
+    full_refresh: Annotated[
+        bool, typer.Option(help="Rebuild incremental models from scratch (after a model change)")
+    ] = False,
 ) -> None:
     """Run the whole pipeline: sources → lake → dbt → Soda gate → publish."""
     start = start_date.date() if start_date else None
@@ -46,6 +49,7 @@ def run(
         f"{settings.start_date} → {settings.end_date} ({settings.days} days)"
     )
     from flows.pipeline import QualityGateFailed, lakehouse_pipeline
+    from flows.warehouse import BuildError
 
     began = time.perf_counter()
     try:
@@ -54,9 +58,17 @@ def run(
             days=settings.days,
             seed=settings.seed,
             scale_factor=settings.scale_factor,
+            full_refresh=full_refresh,
         )
     except QualityGateFailed as error:
         typer.echo(f"error: {error}; the previous warehouse keeps serving", err=True)
+        raise typer.Exit(1) from None
+    except BuildError as error:
+        typer.echo(
+            f"error: {error}; the previous warehouse keeps serving "
+            "(after a model change, try: lakehouse run --full-refresh)",
+            err=True,
+        )
         raise typer.Exit(1) from None
     rows = ", ".join(f"{name} {count:,}" for name, count in sorted(result.rows_landed.items()))
     typer.echo(f"landed: {rows}")

@@ -51,6 +51,14 @@ def _deduplicate(table: pa.Table, key: tuple[str, ...]) -> pa.Table:
     return table.sort_by([(name, "ascending") for name in key])
 
 
+def _evolve(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """A partition written by an older schema, with the columns added since as nulls."""
+    for field in schema:
+        if field.name not in table.column_names:
+            table = table.append_column(field, pa.nulls(table.num_rows, field.type))
+    return table.select(schema.names).cast(schema)
+
+
 @dataclass(frozen=True)
 class Lake:
     fs: pafs.FileSystem
@@ -105,7 +113,7 @@ class Lake:
             arriving = table.filter(pc.equal(days, pa.scalar(day, days.type)))
             existing = self.read_partition(zone, entity, day)
             before = existing.num_rows if existing is not None else 0
-            parts = [existing.cast(schema)] if existing is not None else []
+            parts = [_evolve(existing, schema)] if existing is not None else []
             merged = _deduplicate(pa.concat_tables([*parts, arriving]), key)
             if merged.num_rows != before or existing is None:
                 self.write_partition(zone, entity, day, merged)

@@ -27,8 +27,8 @@ class PipelineResult:
 
 
 @task(name="build-warehouse")
-def build(settings: Settings) -> dict[str, int]:
-    statuses = build_warehouse(settings)
+def build(settings: Settings, full_refresh: bool = False) -> dict[str, int]:
+    statuses = build_warehouse(settings, full_refresh)
     get_run_logger().info("dbt build: %s", statuses)
     return statuses
 
@@ -64,6 +64,7 @@ def lakehouse_pipeline(
     days: int | None = None,
     seed: int | None = None,
     scale_factor: float | None = None,
+    full_refresh: bool = False,
 ) -> PipelineResult:
     """Generate → lake → dbt → Soda → publish; parameters override the settings' window."""
     overrides = {"start_date": start_date, "days": days, "seed": seed, "scale_factor": scale_factor}
@@ -72,6 +73,6 @@ def lakehouse_pipeline(
     )
     ensure_writable(settings)
     rows = summarize(ingest(settings.start_date, settings.end_date))
-    statuses = build(settings)
+    statuses = build(settings, full_refresh)
     gate, published = gate_and_publish(settings)
     return PipelineResult(rows, statuses, gate, published)

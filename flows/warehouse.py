@@ -67,7 +67,11 @@ def run_dbt(settings: Settings, *args: str) -> dbtRunnerResult:
         str(settings.build_path.parent / "dbt-logs"),
     ]
     with _environment(dbt_environment(settings)):
-        return dbtRunner().invoke(command)
+        result = dbtRunner().invoke(command)
+        if result.exception is not None and "not in the graph" in str(result.exception):
+            # a stale partial-parse cache after models changed: parse everything once more
+            result = dbtRunner().invoke([*command, "--no-partial-parse"])
+        return result
 
 
 def build_warehouse(settings: Settings, full_refresh: bool = False) -> dict[str, int]:

@@ -1,29 +1,40 @@
-"""Executive dashboard."""
+"""Executive dashboard: 8 cards."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from app.data import query
+from app import charts, queries
+from app.layout import as_of_caption, card, date_range_filter
 
 st.title("Executive")
+as_of = as_of_caption()
+start, end = date_range_filter()
+headline = queries.headline()
+totals = queries.totals(start, end)
 
-kpis = query(
-    """
-    select as_of_date, last_month_start, total_revenue, revenue_last_month,
-           revenue_mom_change_pct, total_orders, average_order_value
-    from executive_kpis
-    """
-).iloc[0]
-
-st.caption(f"As of {kpis.as_of_date:%Y-%m-%d}, the last simulated day in the warehouse.")
-revenue, last_month, orders, order_value = st.columns(4)
-revenue.metric("Total revenue", f"${kpis.total_revenue:,.2f}")
-change = kpis.revenue_mom_change_pct
+revenue, last_month, orders, order_value, active = st.columns(5)
+revenue.metric("Total revenue", f"${totals.revenue:,.2f}")
+change = headline.revenue_mom_change_pct
 last_month.metric(
-    f"Revenue last month ({kpis.last_month_start:%b %Y})",
-    f"${kpis.revenue_last_month:,.2f}",
-    delta=None if change != change or change is None else f"{change:+.1f}% MoM",
+    f"Revenue last month ({headline.last_month_start:%b %Y})",
+    f"${headline.revenue_last_month:,.2f}",
+    delta=None if change is None or change != change else f"{change:+.1f}% MoM",
 )
-orders.metric("Total orders", f"{kpis.total_orders:,}")
-order_value.metric("Average order value", f"${kpis.average_order_value:,.2f}")
+orders.metric("Total orders", f"{int(totals.orders):,}")
+order_value.metric("Average order value", f"${totals.average_order_value:,.2f}")
+active.metric("Active customers (last 30 days)", f"{int(headline.active_customers_30d):,}")
+
+left, right = st.columns(2)
+with left:
+    card("Revenue trend, last 12 months")
+    trend = queries.revenue_trend(as_of)
+    st.plotly_chart(charts.line(trend, "month_start", "revenue", "Month", "Revenue", money=True))
+with right:
+    card("Daily orders, last 90 days")
+    daily = queries.daily_orders(as_of)
+    st.plotly_chart(charts.bars(daily, "date_day", "orders", "Day", "Orders"))
+
+card("Top 5 categories by revenue")
+top = queries.top_categories(start, end)
+st.plotly_chart(charts.bars(top, "category", "revenue", "Category", "Revenue", True, True))

@@ -72,6 +72,10 @@ final as (
         ) as revenue_mom_change_pct,
         totals.total_orders,
         totals.revenue_orders,
+        (
+            select active_customers_30d from {{ ref('daily_kpis') }}
+            where date_day = last_month.as_of_date
+        ) as active_customers_30d,
         round(totals.total_revenue / nullif(totals.revenue_orders, 0), 2)::decimal(18, 2)
             as average_order_value
 

@@ -20,7 +20,9 @@ steps as (
         count(*) filter (where cart_adds > 0) as cart_sessions,
         count(*) filter (where purchases > 0) as purchase_sessions,
         sum(page_views) as page_views,
+        sum(searches) as searches,
         sum(cart_adds) as cart_adds,
+        sum(cart_removals) as cart_removals,
         sum(purchases) as purchases
 
     from sessions
@@ -41,7 +43,9 @@ final as (
         cart_sessions,
         purchase_sessions,
         page_views,
+        searches,
         cart_adds,
+        cart_removals,
         purchases,
         round(cart_sessions / nullif(viewed_sessions, 0), 4) as view_to_cart_rate,
         round(purchase_sessions / nullif(cart_sessions, 0), 4) as cart_to_purchase_rate,

@@ -1,0 +1,250 @@
+"""Every query the dashboards run: selects on the published marts, filters as parameters.
+
+Metric definitions live in the dbt marts; queries here only filter mart rows and add up
+additive mart columns over the filtered range (see docs/decisions/005-app-reads-marts.md).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from app.data import query
+
+# --- filters' choices -------------------------------------------------------------------
+
+
+def data_range() -> tuple[date, date]:
+    row = query("select min(date_day), max(date_day) from daily_kpis").iloc[0]
+    return row.iloc[0].date(), row.iloc[1].date()
+
+
+def categories() -> list[str]:
+    return query("select distinct category from product_performance order by 1").category.tolist()
+
+
+def segments() -> list[str]:
+    frame = query("select distinct customer_segment from customer_lifetime_value order by 1")
+    return frame.customer_segment.tolist()
+
+
+def devices() -> list[str]:
+    return query("select distinct device_type from funnel_daily order by 1").device_type.tolist()
+
+
+# --- executive ------------------------------------------------------------------------------
+
+
+def headline() -> pd.Series:
+    return query(
+        """
+        select as_of_date, last_month_start, revenue_last_month, revenue_mom_change_pct,
+               active_customers_30d
+        from executive_kpis
+        """
+    ).iloc[0]
+
+
+def totals(start: date, end: date) -> pd.Series:
+    return query(
+        """
+        select sum(revenue) as revenue, sum(orders) as orders,
+               sum(revenue) / nullif(sum(revenue_orders), 0) as average_order_value
+        from daily_kpis where date_day between ? and ?
+        """,
+        (start, end),
+    ).iloc[0]
+
+
+def revenue_trend(as_of: date) -> pd.DataFrame:
+    return query(
+        """
+        select month_start, revenue from monthly_kpis
+        where month_start > date_trunc('month', ?::date) - interval 12 month
+        order by month_start
+        """,
+        (as_of,),
+    )
+
+
+def daily_orders(as_of: date) -> pd.DataFrame:
+    return query(
+        """
+        select date_day, orders from daily_kpis
+        where date_day > ?::date - interval 90 day order by date_day
+        """,
+        (as_of,),
+    )
+
+
+def top_categories(start: date, end: date, limit: int = 5) -> pd.DataFrame:
+    return query(
+        """
+        select category, sum(revenue) as revenue from category_daily
+        where order_date between ? and ?
+        group by category order by revenue desc, category limit ?
+        """,
+        (start, end, limit),
+    )
+
+
+# --- products -------------------------------------------------------------------------------
+
+
+def _in(values: list[str]) -> str:
+    return ", ".join("?" for _ in values) or "null"
+
+
+def top_products(selected: list[str], limit: int = 10) -> pd.DataFrame:
+    return query(
+        f"""
+        select product_name, category, orders, units, revenue from product_performance
+        where category in ({_in(selected)})
+        order by revenue desc, product_id limit ?
+        """,
+        (*selected, limit),
+    )
+
+
+def category_performance(selected: list[str], start: date, end: date) -> pd.DataFrame:
+    return query(
+        f"""
+        select category, sum(orders) as orders, sum(units) as units, sum(revenue) as revenue,
+               round(sum(revenue) / nullif(sum(units), 0), 2) as average_item_value
+        from category_daily
+        where category in ({_in(selected)}) and order_date between ? and ?
+        group by category order by revenue desc
+        """,
+        (*selected, start, end),
+    )
+
+
+def rating_vs_sales(selected: list[str]) -> pd.DataFrame:
+    return query(
+        f"""
+        select product_name, category, rating_rate, units, revenue from product_performance
+        where category in ({_in(selected)}) and rating_rate is not null
+        order by product_id
+        """,
+        tuple(selected),
+    )
+
+
+def slow_movers(selected: list[str]) -> pd.DataFrame:
+    return query(
+        f"""
+        select product_name, category, stock_quantity, units_last_90_days, inventory_status
+        from product_performance
+        where category in ({_in(selected)}) and inventory_status <> 'Normal'
+        order by units_last_90_days, stock_quantity desc, product_id
+        """,
+        tuple(selected),
+    )
+
+
+# --- customers ------------------------------------------------------------------------------
+
+LIFETIME_VALUE_BANDS = ["No Orders", "<$100", "$100-500", "$500-1K", "$1K-5K", ">$5K"]
+SPEND_SEGMENTS = ["VIP", "High", "Medium", "Low"]
+ORDER_FREQUENCY_BANDS = ["0", "1", "2-3", "4-5", "6-10", "10+"]
+
+
+def customers_by(column: str, selected: list[str], order: list[str]) -> pd.DataFrame:
+    frame = query(
+        f"""
+        select {column} as band, count(*) as customers from customer_lifetime_value
+        where customer_segment in ({_in(selected)}) group by 1
+        """,
+        tuple(selected),
+    )
+    counts = dict(zip(frame.band, frame.customers, strict=True))
+    return pd.DataFrame({"band": order, "customers": [int(counts.get(b, 0)) for b in order]})
+
+
+def top_customers(selected: list[str], limit: int = 20) -> pd.DataFrame:
+    return query(
+        f"""
+        select customer_name, email, total_orders, lifetime_value
+        from customer_lifetime_value
+        where customer_segment in ({_in(selected)})
+        order by lifetime_value desc, customer_id limit ?
+        """,
+        (*selected, limit),
+    )
+
+
+# --- funnel ---------------------------------------------------------------------------------
+
+
+def event_types(selected: list[str], start: date, end: date) -> pd.DataFrame:
+    row = query(
+        f"""
+        select sum(page_views), sum(searches), sum(cart_adds), sum(cart_removals), sum(purchases)
+        from funnel_daily
+        where device_type in ({_in(selected)}) and session_date between ? and ?
+        """,
+        (*selected, start, end),
+    ).iloc[0]
+    names = ["page_view", "search", "add_to_cart", "remove_from_cart", "purchase"]
+    return pd.DataFrame({"event_type": names, "events": [int(v or 0) for v in row]})
+
+
+def device_performance(selected: list[str], start: date, end: date) -> pd.DataFrame:
+    return query(
+        f"""
+        select device_type, sum(events) as events, sum(sessions) as sessions,
+               sum(page_views) as views, sum(cart_adds) as carts, sum(purchases) as purchases
+        from funnel_daily
+        where device_type in ({_in(selected)}) and session_date between ? and ?
+        group by device_type order by sessions desc
+        """,
+        (*selected, start, end),
+    )
+
+
+def hourly_activity(selected: list[str], start: date, end: date) -> pd.DataFrame:
+    return query(
+        f"""
+        select event_hour, sum(events) as events, sum(sessions) as sessions
+        from funnel_hourly
+        where device_type in ({_in(selected)}) and event_date between ? and ?
+        group by event_hour order by event_hour
+        """,
+        (*selected, start, end),
+    )
+
+
+def daily_events(selected: list[str], as_of: date) -> pd.DataFrame:
+    return query(
+        f"""
+        select session_date, sum(events) as events, sum(sessions) as sessions,
+               sum(purchase_sessions) as purchases
+        from funnel_daily
+        where device_type in ({_in(selected)}) and session_date > ?::date - interval 30 day
+        group by session_date order by session_date
+        """,
+        (*selected, as_of),
+    )
+
+
+# --- data health ----------------------------------------------------------------------------
+
+# the published tables (staging models are views over the lake, which the app never reads)
+TABLES = [
+    "dim_customers",
+    "dim_products",
+    "dim_date",
+    "fact_orders",
+    "daily_kpis",
+    "customer_lifetime_value",
+    "product_performance",
+    "funnel_daily",
+]
+
+
+def rows_per_model() -> pd.DataFrame:
+    union = " union all ".join(
+        f"select '{name}' as model, count(*) as rows from {name}" for name in TABLES
+    )
+    return query(union)

@@ -1,0 +1,23 @@
+{#- One row per calendar month with orders: revenue and orders (the 12-month trend). -#}
+with
+
+daily_kpis as (
+
+    select * from {{ ref('daily_kpis') }}
+
+),
+
+final as (
+
+    select
+        cast(date_trunc('month', date_day) as date) as month_start,
+        sum(revenue)::decimal(18, 2) as revenue,
+        sum(orders) as orders,
+        sum(revenue_orders) as revenue_orders
+
+    from daily_kpis
+    group by 1
+
+)
+
+select * from final
