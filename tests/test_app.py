@@ -1,13 +1,18 @@
-"""The dashboard renders from the published warehouse and shows what SQL on it says."""
+"""The dashboards render from the published marts and show what SQL on them says."""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+import shutil
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from unittest import mock
 
 import duckdb
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -15,53 +20,339 @@ from tests.conftest import REPO, Built, settings_environment
 
 APP = str(REPO / "app" / "streamlit_app.py")
 CENT = Decimal("0.01")
+REVENUE = "order_status not in ('cancelled', 'returned', 'unknown')"
 
 
-def render(environment: dict[str, str]) -> AppTest:
+def render(environment: dict[str, str], page: str | None = None, **widgets: object) -> AppTest:
     with mock.patch.dict(os.environ, environment):
         app = AppTest.from_file(APP, default_timeout=60)
         app.run()
+        if page:
+            app.switch_page(page)
+            app.run()
+        for key, value in widgets.items():
+            getattr(app, _widget_kind(key))(key=key).set_value(value)
+            app.run()
     assert not app.exception, [exception.message for exception in app.exception]
+    assert not app.error, [error.value for error in app.error]
     return app
 
 
-@pytest.mark.e2e
-def test_executive_cards_equal_direct_sql_on_the_published_file(built: Built) -> None:
-    with duckdb.connect(str(built.settings.warehouse_path), read_only=True) as warehouse:
-        revenue, orders, revenue_orders, last_month = warehouse.sql(
-            """
-            with as_of as (
-                select max(order_date) as last_day from fact_orders
-            )
-            select
-                sum(net_amount) filter (where order_status not in ('cancelled', 'returned')),
-                count(distinct order_id),
-                count(distinct order_id) filter (
-                    where order_status not in ('cancelled', 'returned')
-                ),
-                sum(net_amount) filter (
-                    where order_status not in ('cancelled', 'returned')
-                    and date_trunc('month', order_date)
-                        = date_trunc('month', (select last_day from as_of)) - interval 1 month
-                )
-            from fact_orders
-            """
-        ).fetchone()
+def _widget_kind(key: str) -> str:
+    return "date_input" if key == "date_range" else "multiselect"
 
+
+def sql(built: Built, statement: str, params: tuple = ()) -> list[tuple]:
+    with duckdb.connect(str(built.settings.warehouse_path), read_only=True) as warehouse:
+        return warehouse.execute(statement, list(params)).fetchall()
+
+
+def money(value: Decimal) -> str:
+    return f"${Decimal(value).quantize(CENT, ROUND_HALF_UP):,}"
+
+
+def _values(encoded: object) -> list:
+    """A Plotly trace array, plain or base64-typed ({'dtype', 'bdata'})."""
+    if isinstance(encoded, dict) and "bdata" in encoded:
+        return np.frombuffer(base64.b64decode(encoded["bdata"]), dtype=encoded["dtype"]).tolist()
+    return list(encoded)
+
+
+def chart(app: AppTest, index: int) -> list[dict]:
+    spec = json.loads(app.get("plotly_chart")[index].proto.spec)
+    return [
+        {axis: _values(trace[axis]) for axis in ("x", "y") if axis in trace}
+        for trace in spec["data"]
+    ]
+
+
+def close(left: list, right: list) -> bool:
+    return len(left) == len(right) and all(
+        abs(float(a) - float(b)) < 0.005 for a, b in zip(left, right, strict=True)
+    )
+
+
+@pytest.fixture(scope="module")
+def as_of(built: Built) -> date:
+    return sql(built, "select max(order_date) from fact_orders")[0][0]
+
+
+# --- Executive ------------------------------------------------------------------------------
+
+
+def test_executive_cards_equal_sql_on_the_fact(built: Built, as_of: date) -> None:
+    revenue, orders, revenue_orders = sql(
+        built,
+        f"""
+        select sum(net_amount) filter (where {REVENUE}), count(distinct order_id),
+               count(distinct order_id) filter (where {REVENUE})
+        from fact_orders
+        """,
+    )[0]
+    (last_month,) = sql(
+        built,
+        f"""
+        select sum(net_amount) from fact_orders
+        where {REVENUE} and date_trunc('month', order_date) = date '2025-10-01'
+        """,
+    )[0]
+    (active,) = sql(
+        built,
+        "select count(distinct customer_id) from fact_orders"
+        " where order_date > ?::date - interval 30 day",
+        (as_of,),
+    )[0]
     app = render(built.environment)
     cards = {metric.label: metric.value for metric in app.metric}
     assert cards == {
-        "Total revenue": f"${revenue:,.2f}",
-        "Revenue last month (Oct 2025)": f"${last_month:,.2f}",
+        "Total revenue": money(revenue),
+        "Revenue last month (Oct 2025)": money(last_month),
         "Total orders": f"{orders:,}",
-        "Average order value": f"${(revenue / revenue_orders).quantize(CENT, ROUND_HALF_UP):,}",
+        "Average order value": money(revenue / revenue_orders),
+        "Active customers (last 30 days)": f"{active:,}",
     }
+    assert [s.value for s in app.subheader] == [
+        "Revenue trend, last 12 months",
+        "Daily orders, last 90 days",
+        "Top 5 categories by revenue",
+    ]
+
+    monthly = sql(
+        built,
+        f"""
+        select date_trunc('month', order_date), sum(net_amount) filter (where {REVENUE})
+        from fact_orders group by 1 order by 1
+        """,
+    )
+    (trend,) = chart(app, 0)
+    assert close(trend["y"], [row[1] for row in monthly])
+    daily = sql(
+        built,
+        "select order_date, count(distinct order_id) from fact_orders group by 1 order by 1",
+    )
+    (orders_chart,) = chart(app, 1)
+    assert sum(orders_chart["y"]) == sum(row[1] for row in daily)
+    top = sql(
+        built,
+        f"""
+        select category, sum(net_amount) as revenue from fact_orders
+        join dim_products using (product_sk) where {REVENUE}
+        group by 1 order by 2 desc, 1 limit 5
+        """,
+    )
+    (categories,) = chart(app, 2)
+    assert categories["y"] == [row[0] for row in top]
+    assert close(categories["x"], [row[1] for row in top])
+
+
+def test_executive_date_range_changes_the_totals(built: Built) -> None:
+    start, end = date(2025, 10, 10), date(2025, 10, 20)
+    (revenue, orders) = sql(
+        built,
+        f"""
+        select sum(net_amount) filter (where {REVENUE}), count(distinct order_id)
+        from fact_orders where order_date between ? and ?
+        """,
+        (start, end),
+    )[0]
+    app = render(built.environment, date_range=(start, end))
+    cards = {metric.label: metric.value for metric in app.metric}
+    assert cards["Total revenue"] == money(revenue)
+    assert cards["Total orders"] == f"{orders:,}"
+
+
+# --- Product performance ---------------------------------------------------------------------
+
+
+def test_product_cards_follow_the_category_filter(built: Built) -> None:
+    app = render(built.environment, "pages/products.py")
+    assert [s.value for s in app.subheader] == [
+        "Top 10 products by revenue",
+        "Category performance",
+        "Rating vs sales",
+        "Slow-moving inventory",
+    ]
+    expected = sql(
+        built,
+        f"""
+        select product_name, sum(net_amount) as revenue, sum(quantity) as units
+        from fact_orders join dim_products using (product_sk) where {REVENUE}
+        group by dim_products.product_id, product_name
+        order by revenue desc, dim_products.product_id limit 10
+        """,
+    )
+    top = app.dataframe[0].value
+    assert top.product_name.tolist() == [row[0] for row in expected]
+    assert close(top.revenue.tolist(), [row[1] for row in expected])
+    assert top.units.tolist() == [row[2] for row in expected]
+
+    app = render(built.environment, "pages/products.py", categories=["books"])
+    top, categories, slow = (frame.value for frame in app.dataframe)
+    assert set(top.category) == {"books"}
+    assert categories.category.tolist() == ["books"]
+    (books,) = sql(
+        built,
+        f"""
+        select sum(net_amount) from fact_orders join dim_products using (product_sk)
+        where {REVENUE} and category = 'books'
+        """,
+    )[0]
+    assert close(categories.revenue.tolist(), [books])
+    assert set(slow.category) <= {"books"}
+    assert set(slow.inventory_status) <= {"No Sales", "Critical", "Slow"}
+
+
+# --- Customer analytics ---------------------------------------------------------------------
+
+
+def test_customer_cards_follow_the_segment_filter(built: Built) -> None:
+    lifetime = sql(
+        built,
+        f"""
+        select customers.customer_segment,
+               coalesce(sum(fact_orders.net_amount) filter (where {REVENUE}), 0) as value,
+               count(distinct fact_orders.order_id) filter (where {REVENUE}) as orders
+        from dim_customers as customers
+        left join fact_orders on fact_orders.customer_id = customers.customer_id
+        where customers.is_current and customers.customer_id > 0
+        group by customers.customer_id, customers.customer_segment
+        """,
+    )
+
+    def bands(rows: list[tuple]) -> list[int]:
+        edges = [("<$100", 100), ("$100-500", 500), ("$500-1K", 1000), ("$1K-5K", 5000)]
+        counts = dict.fromkeys(["No Orders", *[name for name, _ in edges], ">$5K"], 0)
+        for _, value, orders in rows:
+            name = (
+                "No Orders"
+                if orders == 0
+                else next((band for band, limit in edges if value < limit), ">$5K")
+            )
+            counts[name] += 1
+        return list(counts.values())
+
+    app = render(built.environment, "pages/customers.py")
+    assert [s.value for s in app.subheader] == [
+        "Lifetime value distribution",
+        "Customer segments by spend",
+        "Top 20 customers",
+        "Order frequency",
+    ]
+    (distribution,) = chart(app, 0)
+    assert distribution["y"] == bands(lifetime)
+    assert sum(chart(app, 2)[0]["y"]) == 1_000
+
+    app = render(built.environment, "pages/customers.py", segments=["gold"])
+    (distribution,) = chart(app, 0)
+    assert distribution["y"] == bands([row for row in lifetime if row[0] == "gold"])
+    top = app.dataframe[0].value
+    assert len(top) == 20
+    assert close(
+        top.lifetime_value.tolist(),
+        sorted((row[1] for row in lifetime if row[0] == "gold"), reverse=True)[:20],
+    )
+
+
+# --- Funnel analysis ------------------------------------------------------------------------
+
+
+def test_funnel_cards_follow_the_device_filter(built: Built) -> None:
+    def events(device: str | None) -> list[int]:
+        where = "where device_type = ?" if device else ""
+        rows = dict(
+            sql(
+                built,
+                f"select event_type, count(*) from stg_clickstream__events {where} group by 1",
+                (device,) if device else (),
+            )
+        )
+        names = ["page_view", "search", "add_to_cart", "remove_from_cart", "purchase"]
+        return [rows.get(name, 0) for name in names]
+
+    app = render(built.environment, "pages/funnel.py")
+    assert [s.value for s in app.subheader] == [
+        "Event type distribution",
+        "Device type performance",
+        "Hourly activity",
+        "Daily event trend, last 30 days",
+    ]
+    assert chart(app, 0)[0]["y"] == events(None)
+    hourly_events, _ = chart(app, 1)
+    assert sum(hourly_events["y"]) == sum(events(None))
+    assert len(hourly_events["x"]) == 24
+
+    app = render(built.environment, "pages/funnel.py", devices=["tablet"])
+    assert chart(app, 0)[0]["y"] == events("tablet")
+    devices = app.dataframe[0].value
+    assert devices.device_type.tolist() == ["tablet"]
+    (sessions,) = sql(
+        built,
+        "select count(distinct session_id) from stg_clickstream__events where device_type = ?",
+        ("tablet",),
+    )[0]
+    assert devices.sessions.tolist() == [sessions]
+
+
+# --- Data health, empty and error states, publishing while browsing --------------------------
+
+
+def test_health_page_shows_quality_results_and_the_last_failure(
+    built: Built, tmp_path: Path
+) -> None:
+    from flows.run_log import record_run
+    from flows.settings import load_settings
+
+    environment = {**built.environment}
+    copy = tmp_path / "warehouse"
+    shutil.copytree(built.settings.warehouse_path.parent, copy)
+    environment["LAKEHOUSE_WAREHOUSE_PATH"] = str(copy / "lakehouse.duckdb")
+    with mock.patch.dict(os.environ, environment):
+        settings = load_settings()
+        record_run(
+            settings, "failed", "QualityGateFailed: quality gate failed: x", datetime.now(UTC)
+        )
+        app = AppTest.from_file(APP, default_timeout=60)
+        app.run()
+        app.switch_page("pages/health.py")
+        app.run()
+    assert not app.exception
+    assert app.error[0].value.endswith("QualityGateFailed: quality gate failed: x")
+    checks = app.dataframe[2].value
+    assert set(checks.outcome) == {"PASSED"} and len(checks) >= 15
+    rows = dict(zip(app.dataframe[1].value.model, app.dataframe[1].value.rows, strict=True))
+    assert rows["fact_orders"] == sql(built, "select count(*) from fact_orders")[0][0]
 
 
 def test_without_a_warehouse_the_app_says_to_run_the_pipeline(tmp_path: Path) -> None:
-    app = render(settings_environment(tmp_path))
+    app = AppTest.from_file(APP, default_timeout=60)
+    with mock.patch.dict(os.environ, settings_environment(tmp_path)):
+        app.run()
     assert [info.value for info in app.info] == [
         f"No published warehouse at `{tmp_path / 'warehouse' / 'lakehouse.duckdb'}` yet: "
         "run `make run` first."
     ]
     assert len(app.metric) == 0
+
+
+def test_a_publish_while_browsing_shows_the_new_data(built: Built, tmp_path: Path) -> None:
+    folder = tmp_path / "published"
+    folder.mkdir()
+    published = folder / "lakehouse.duckdb"
+    shutil.copyfile(built.settings.warehouse_path, published)
+    environment = {**built.environment, "LAKEHOUSE_WAREHOUSE_PATH": str(published)}
+    with mock.patch.dict(os.environ, environment):
+        app = AppTest.from_file(APP, default_timeout=60)
+        app.run()
+        before = {metric.label: metric.value for metric in app.metric}["Total orders"]
+
+        newer = folder / "next.duckdb"
+        shutil.copyfile(built.settings.warehouse_path, newer)
+        with duckdb.connect(str(newer)) as warehouse:
+            warehouse.execute("update daily_kpis set orders = orders + 1")
+            (days,) = warehouse.execute("select count(*) from daily_kpis").fetchone()
+        os.replace(newer, published)  # what publish does
+
+        app.run()
+    assert not app.exception
+    after = {metric.label: metric.value for metric in app.metric}["Total orders"]
+    assert int(after.replace(",", "")) == int(before.replace(",", "")) + days
