@@ -37,8 +37,17 @@ serve: $(INSTALLED)  ## open the dashboards on the last published warehouse
 generate: $(INSTALLED)  ## simulate the source systems only (shop database, landing zone)
 	$(BIN)/lakehouse generate
 
-bench: $(INSTALLED)  ## benchmarks: simulator rows/s against a row-at-a-time baseline
+BENCH := data/bench
+BENCH_ENV := LAKEHOUSE_SCALE_FACTOR=10 LAKEHOUSE_LAKE_ROOT=$(BENCH)/lake \
+	LAKEHOUSE_WAREHOUSE_PATH=$(BENCH)/warehouse/lakehouse.duckdb \
+	LAKEHOUSE_SOURCE_DB_URL=sqlite:///$(BENCH)/sources/shop.sqlite LAKEHOUSE_LANDING_ROOT=$(BENCH)/landing
+
+bench: $(INSTALLED)  ## benchmarks: simulator vs a row-at-a-time baseline; dashboard queries at SF1 and SF10
 	$(BIN)/python -m generators.bench --scale 10
+	@test -f data/warehouse/lakehouse.duckdb || $(BIN)/lakehouse run
+	$(BIN)/python -m app.bench
+	$(BENCH_ENV) $(BIN)/lakehouse run
+	$(BENCH_ENV) $(BIN)/python -m app.bench
 
 docs: $(INSTALLED)  ## regenerate docs/data-dictionary.md from the dbt YAML
 	$(BIN)/python -m flows.data_dictionary
@@ -51,4 +60,4 @@ test: lint  ## lint, then the whole test suite
 	$(BIN)/pytest
 
 clean:  ## remove runtime output (data/) and dbt artefacts, keep .venv
-	rm -rf data/lake data/warehouse data/sources data/landing target logs
+	rm -rf data/lake data/warehouse data/sources data/landing data/bench target logs

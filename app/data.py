@@ -1,7 +1,14 @@
-"""Data access: short-lived read-only connections to the published warehouse, cached per version."""
+"""Data access: the published warehouse attached read-only, re-attached when it is replaced.
+
+One in-memory DuckDB connection attaches the published file read-only; each query runs on its
+own cursor. When a publish renames a new file over the old one, the file's identity changes, the
+next query attaches the new file, and results are cached per identity. The pipeline never waits
+for the dashboard: it builds another file and renames it into place.
+"""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import duckdb
@@ -15,6 +22,10 @@ class WarehouseMissing(RuntimeError):
     """Nothing has been published yet."""
 
 
+_lock = threading.Lock()
+_attached: dict[str, object] = {"version": None, "connection": None}
+
+
 def warehouse_path() -> Path:
     return load_settings().warehouse_path
 
@@ -22,17 +33,34 @@ def warehouse_path() -> Path:
 def warehouse_version(path: Path) -> str:
     """Changes whenever a new file is published (publish replaces the file by rename)."""
     stat = path.stat()
-    return f"{stat.st_ino}-{stat.st_mtime_ns}-{stat.st_size}"
+    return f"{path}:{stat.st_ino}-{stat.st_mtime_ns}-{stat.st_size}"
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
+def _cursor(path: str, version: str) -> duckdb.DuckDBPyConnection:
+    with _lock:
+        if _attached["version"] != version:
+            connection = duckdb.connect()
+            quoted = path.replace("'", "''")
+            connection.execute(f"attach '{quoted}' as warehouse (read_only)")
+            connection.execute("use warehouse")
+            # the previous connection closes once its last cursor is gone
+            _attached.update(version=version, connection=connection)
+        cursor = _attached["connection"].cursor()  # type: ignore[union-attr]
+    cursor.execute("use warehouse")
+    return cursor
+
+
+@st.cache_data(show_spinner=False, max_entries=512)
 def _query(path: str, version: str, sql: str, params: tuple = ()) -> pd.DataFrame:
-    with duckdb.connect(path, read_only=True) as connection:
-        return connection.execute(sql, list(params)).df()
+    cursor = _cursor(path, version)
+    try:
+        return cursor.execute(sql, list(params)).df()
+    finally:
+        cursor.close()
 
 
 def query(sql: str, params: tuple = ()) -> pd.DataFrame:
-    """Run a select on the published warehouse; the connection is closed before returning."""
+    """Run a select on the published warehouse."""
     path = warehouse_path()
     if not path.exists():
         raise WarehouseMissing(str(path))
