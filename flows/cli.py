@@ -14,6 +14,12 @@ import typer
 from flows.settings import Settings, SettingsError, ensure_writable, load_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+SeedOption = Annotated[int | None, typer.Option(help="Simulation seed [LAKEHOUSE_SEED]")]
+ScaleOption = Annotated[float | None, typer.Option(help="Scale factor [LAKEHOUSE_SCALE_FACTOR]")]
+DaysOption = Annotated[int | None, typer.Option(help="Days to simulate [LAKEHOUSE_DAYS]")]
+StartOption = Annotated[
+    datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First day [LAKEHOUSE_START_DATE]")
+]
 APP_ENTRYPOINT = Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py"
 
 
@@ -29,14 +35,10 @@ def _settings_or_exit(**overrides: object) -> Settings:
 
 @app.command()
 def run(
-    seed: Annotated[int | None, typer.Option(help="Simulation seed [LAKEHOUSE_SEED]")] = None,
-    scale: Annotated[
-        float | None, typer.Option(help="Scale factor [LAKEHOUSE_SCALE_FACTOR]")
-    ] = None,
-    days: Annotated[int | None, typer.Option(help="Days to simulate [LAKEHOUSE_DAYS]")] = None,
-    start_date: Annotated[
-        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First day [LAKEHOUSE_START_DATE]")
-    ] = None,
+    seed: SeedOption = None,
+    scale: ScaleOption = None,
+    days: DaysOption = None,
+    start_date: StartOption = None,
     full_refresh: Annotated[
         bool, typer.Option(help="Rebuild incremental models from scratch (after a model change)")
     ] = False,
@@ -79,14 +81,10 @@ def run(
 
 @app.command()
 def generate(
-    seed: Annotated[int | None, typer.Option(help="Simulation seed [LAKEHOUSE_SEED]")] = None,
-    scale: Annotated[
-        float | None, typer.Option(help="Scale factor [LAKEHOUSE_SCALE_FACTOR]")
-    ] = None,
-    days: Annotated[int | None, typer.Option(help="Days to simulate [LAKEHOUSE_DAYS]")] = None,
-    start_date: Annotated[
-        datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First day [LAKEHOUSE_START_DATE]")
-    ] = None,
+    seed: SeedOption = None,
+    scale: ScaleOption = None,
+    days: DaysOption = None,
+    start_date: StartOption = None,
     dirty: Annotated[
         bool | None,
         typer.Option("--dirty/--clean", help="Inject labelled anomalies [LAKEHOUSE_DIRTY]"),
