@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
+from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 from dbt.cli.main import dbtRunner, dbtRunnerResult
 
 from flows.settings import Settings
@@ -67,11 +69,24 @@ def run_dbt(settings: Settings, *args: str) -> dbtRunnerResult:
         str(settings.build_path.parent / "dbt-logs"),
     ]
     with _environment(dbt_environment(settings)):
-        result = dbtRunner().invoke(command)
-        if result.exception is not None and "not in the graph" in str(result.exception):
-            # a stale partial-parse cache after models changed: parse everything once more
-            result = dbtRunner().invoke([*command, "--no-partial-parse"])
+        try:
+            result = dbtRunner().invoke(command)
+            if result.exception is not None and "not in the graph" in str(result.exception):
+                # a stale partial-parse cache after models changed: parse everything once more
+                result = dbtRunner().invoke([*command, "--no-partial-parse"])
+        finally:
+            release_build_file()
         return result
+
+
+def release_build_file() -> None:
+    """Close dbt-duckdb's kept-open connection, so the gate can open the build file read-only.
+
+    The profile keeps one connection open for the whole dbt run (a third faster than one per
+    model); dbt-duckdb holds it on a class, so it is dropped and collected here.
+    """
+    DuckDBConnectionManager.close_all_connections()
+    gc.collect()
 
 
 def build_warehouse(settings: Settings, full_refresh: bool = False) -> dict[str, int]:
