@@ -170,14 +170,22 @@ def fetch_catalog(settings: Settings, days: list[date], run: str) -> Checked:
 
 @flow(name="ingest-catalog-api")
 def ingest_catalog_api(start: date, end: date) -> SourceReport:
-    """One catalog snapshot per business day, paginated, retried on 5xx, 429 and timeouts."""
+    """One catalog snapshot per business day, paginated, retried on 5xx, 429 and timeouts.
+
+    A day already snapshotted is not fetched again: the catalog of a past day does not change.
+    """
     settings = load_settings()
     lake = Lake.from_settings(settings)
+    state = SourceState(lake, "catalog")
     report = SourceReport("catalog", run_id())
-    checked = fetch_catalog(settings, days_between(start, end), report.run_id)
-    report.records["products"] = checked.records
-    land(lake, checked, report)
-    SourceState(lake, "catalog").save(report, start, end)
+    taken = set(state.data.get("snapshot_days", []))
+    days = [day for day in days_between(start, end) if day.isoformat() not in taken]
+    if days:
+        checked = fetch_catalog(settings, days, report.run_id)
+        report.records["products"] = checked.records
+        land(lake, checked, report)
+        state.data["snapshot_days"] = sorted(taken | {day.isoformat() for day in days})
+    state.save(report, start, end)
     get_run_logger().info(report.summary())
     return report
 
