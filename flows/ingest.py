@@ -145,6 +145,13 @@ def catalog_url(settings: Settings) -> Iterator[str]:
         yield api.url
 
 
+def begin_source_run(source: str) -> tuple[Settings, Lake, SourceState, SourceReport]:
+    """What every ingestion flow starts from: settings, the lake, the source's state, a report."""
+    settings = load_settings()
+    lake = Lake.from_settings(settings)
+    return settings, lake, SourceState(lake, source), SourceReport(source, run_id())
+
+
 def land(lake: Lake, checked: Checked, report: SourceReport) -> None:
     name = checked.entity.name
     report.landed[name] += sum(lake.land(checked.entity, checked.good).values())
@@ -174,10 +181,7 @@ def ingest_catalog_api(start: date, end: date) -> SourceReport:
 
     A day already snapshotted is not fetched again: the catalog of a past day does not change.
     """
-    settings = load_settings()
-    lake = Lake.from_settings(settings)
-    state = SourceState(lake, "catalog")
-    report = SourceReport("catalog", run_id())
+    settings, lake, state, report = begin_source_run("catalog")
     taken = set(state.data.get("snapshot_days", []))
     days = [day for day in days_between(start, end) if day.isoformat() not in taken]
     if days:
@@ -262,10 +266,7 @@ def extract_shop(
 @flow(name="ingest-shop-db")
 def ingest_shop_db(start: date, end: date) -> SourceReport:
     """Changed rows by updated_at watermark (with an overlap): every version lands in the lake."""
-    settings = load_settings()
-    lake = Lake.from_settings(settings)
-    state = SourceState(lake, "shop")
-    report = SourceReport("shop", run_id())
+    settings, lake, state, report = begin_source_run("shop")
     checked, newest = extract_shop(
         settings, days_between(start, end), state.watermark, known_product_ids(lake), report.run_id
     )
@@ -352,10 +353,7 @@ def reject_duplicates(lake: Lake, checked: Checked, run: str) -> Checked:
 @flow(name="ingest-clickstream")
 def ingest_clickstream(start: date, end: date) -> SourceReport:
     """Landing files not ingested before (by checksum); events land in their event date."""
-    settings = load_settings()
-    lake = Lake.from_settings(settings)
-    state = SourceState(lake, "clickstream")
-    report = SourceReport("clickstream", run_id())
+    settings, lake, state, report = begin_source_run("clickstream")
     with simulated_sources(settings) as world:
         if world is not None:
             world.advance_to(end)

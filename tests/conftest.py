@@ -13,6 +13,38 @@ import pytest
 from flows.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
+# Every card title on every page (the Executive "Revenue last month" label also names the month).
+PAGE_CARDS = {
+    "executive": [
+        "Total revenue",
+        "Revenue last month",
+        "Total orders",
+        "Average order value",
+        "Active customers (last 30 days)",
+        "Revenue trend, last 12 months",
+        "Daily orders, last 90 days",
+        "Top 5 categories by revenue",
+    ],
+    "products": [
+        "Top 10 products by revenue",
+        "Category performance",
+        "Rating vs sales",
+        "Slow-moving inventory",
+    ],
+    "customers": [
+        "Lifetime value distribution",
+        "Customer segments by spend",
+        "Top 20 customers",
+        "Order frequency",
+    ],
+    "funnel": [
+        "Event type distribution",
+        "Device type performance",
+        "Hourly activity",
+        "Daily event trend, last 30 days",
+    ],
+    "health": ["Last pipeline runs", "Rows per model", "Quality gate", "Freshness and quarantine"],
+}
 E2E_DAYS = 45
 E2E_START = "2025-10-01"
 

@@ -17,42 +17,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REPO, Built
+from tests.conftest import PAGE_CARDS, REPO, Built
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 SCREENSHOTS = REPO / "test-output" / "screenshots"
-PAGES = {
-    "": [
-        "Total revenue",
-        "Revenue last month",
-        "Total orders",
-        "Average order value",
-        "Active customers (last 30 days)",
-        "Revenue trend, last 12 months",
-        "Daily orders, last 90 days",
-        "Top 5 categories by revenue",
-    ],
-    "products": [
-        "Top 10 products by revenue",
-        "Category performance",
-        "Rating vs sales",
-        "Slow-moving inventory",
-    ],
-    "customers": [
-        "Lifetime value distribution",
-        "Customer segments by spend",
-        "Top 20 customers",
-        "Order frequency",
-    ],
-    "funnel": [
-        "Event type distribution",
-        "Device type performance",
-        "Hourly activity",
-        "Daily event trend, last 30 days",
-    ],
-    "health": ["Last pipeline runs", "Rows per model", "Quality gate", "Freshness and quarantine"],
-}
+PAGES = {("" if page == "executive" else page): titles for page, titles in PAGE_CARDS.items()}
 ERROR_TEXT = ("Traceback", "Error", "could not be drawn", "This app has encountered an error")
 
 

@@ -29,36 +29,22 @@ def dirty() -> Simulated:
 
 
 def labelled(simulated: Simulated, kind: str) -> set[int]:
-    rows = simulated.sql.sql(f"select record_id from anomalies where kind = '{kind}'").fetchall()
-    return {row[0] for row in rows}
+    return simulated.ids(f"select record_id from anomalies where kind = '{kind}'")
 
 
 def test_orders_without_customer(dirty: Simulated) -> None:
-    nulls = {
-        row[0]
-        for row in dirty.sql.sql(
-            "select distinct order_id from orders where customer_id is null"
-        ).fetchall()
-    }
+    nulls = dirty.ids("select distinct order_id from orders where customer_id is null")
     (orders,) = dirty.one("select count(distinct order_id) from orders")
     assert nulls == labelled(dirty, "null_required")
     assert abs(len(nulls) / orders - DIRTY.null_required) <= 0.01
 
 
 def test_order_lines_with_negative_quantity_or_unknown_product(dirty: Simulated) -> None:
-    negative = {
-        row[0]
-        for row in dirty.sql.sql(
-            "select order_item_id from order_items where quantity < 0"
-        ).fetchall()
-    }
-    unknown = {
-        row[0]
-        for row in dirty.sql.sql(
-            "select order_item_id from order_items"
-            " where product_id not in (select product_id from products)"
-        ).fetchall()
-    }
+    negative = dirty.ids("select order_item_id from order_items where quantity < 0")
+    unknown = dirty.ids(
+        "select order_item_id from order_items"
+        " where product_id not in (select product_id from products)"
+    )
     (lines,) = dirty.one("select count(*) from order_items")
     assert negative == labelled(dirty, "negative_quantity")
     assert unknown == labelled(dirty, "unknown_product")
@@ -68,7 +54,7 @@ def test_order_lines_with_negative_quantity_or_unknown_product(dirty: Simulated)
 
 def test_clickstream_anomalies(dirty: Simulated) -> None:
     duplicated, late, extra = (
-        {row[0] for row in dirty.sql.sql(query).fetchall()}
+        dirty.ids(query)
         for query in (
             "select event_id from events group by 1 having count(*) > 1",
             "select event_id from events where received_at - event_at >= interval 1 day",

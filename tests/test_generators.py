@@ -26,6 +26,10 @@ class Simulated:
     def one(self, query: str) -> tuple:
         return self.sql.sql(query).fetchone()
 
+    def ids(self, query: str) -> set:
+        """The first column of every row, as a set."""
+        return {row[0] for row in self.sql.sql(query).fetchall()}
+
     def shares(self, query: str) -> dict[str, float]:
         return {name: round(share, 4) for name, share in self.sql.sql(query).fetchall()}
 
