@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +15,10 @@ from typing import Annotated
 import typer
 
 from flows.settings import Settings, SettingsError, ensure_writable, load_settings
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_LOCKED = 3
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 SeedOption = Annotated[int | None, typer.Option(help="Simulation seed [LAKEHOUSE_SEED]")]
@@ -33,6 +40,37 @@ def _settings_or_exit(**overrides: object) -> Settings:
     return settings
 
 
+@contextmanager
+def _command(settings: Settings, prefect: bool = True, lock: bool = False) -> Iterator[None]:
+    """Run a command: on failure one clear line on stderr and a non-zero exit, the trace in the log.
+
+    With `lock`, the lake's writer lock is taken first, so a second writer is refused at once;
+    with `prefect`, the command gets a Prefect API: the configured server or a temporary one
+    that lives exactly as long as this process (flows/prefect_server.py).
+    """
+    from flows import logs
+    from flows.lock import LockHeld, writer_lock
+
+    logs.configure(settings)
+    try:
+        with ExitStack() as stack:
+            if lock:
+                stack.enter_context(writer_lock(settings))
+            if prefect:
+                from flows.prefect_server import prefect_api
+
+                stack.enter_context(prefect_api(settings.prefect_startup_seconds))
+            yield
+    except typer.Exit:
+        raise
+    except Exception as error:
+        logging.getLogger("lakehouse").error("%s failed", " ".join(sys.argv[1:2]), exc_info=error)
+        text = " ".join(str(error).split()) or type(error).__name__
+        message = logs.scrub(text, logs.secrets_of(settings))
+        typer.echo(f"error: {message} (full trace in {settings.log_path})", err=True)
+        raise typer.Exit(EXIT_LOCKED if isinstance(error, LockHeld) else EXIT_FAILED) from None
+
+
 @app.command()
 def run(
     seed: SeedOption = None,
@@ -50,11 +88,10 @@ def run(
         f"lakehouse: seed {settings.seed}, scale {settings.scale_factor:g}, "
         f"{settings.start_date} → {settings.end_date} ({settings.days} days)"
     )
-    from flows.pipeline import QualityGateFailed, lakehouse_pipeline
-    from flows.warehouse import BuildError
-
     began = time.perf_counter()
-    try:
+    with _command(settings, lock=True):
+        from flows.pipeline import lakehouse_pipeline
+
         result = lakehouse_pipeline(
             start_date=settings.start_date,
             days=settings.days,
@@ -62,16 +99,6 @@ def run(
             scale_factor=settings.scale_factor,
             full_refresh=full_refresh,
         )
-    except QualityGateFailed as error:
-        typer.echo(f"error: {error}; the previous warehouse keeps serving", err=True)
-        raise typer.Exit(1) from None
-    except BuildError as error:
-        typer.echo(
-            f"error: {error}; the previous warehouse keeps serving "
-            "(after a model change, try: lakehouse run --full-refresh)",
-            err=True,
-        )
-        raise typer.Exit(1) from None
     rows = ", ".join(f"{name} {count:,}" for name, count in sorted(result.rows_landed.items()))
     typer.echo(f"landed: {rows}")
     typer.echo(f"{result.gate.summary()}")
@@ -108,12 +135,12 @@ def generate(
         task = bar.add_task("simulating days", total=settings.days)
         written = write_sources(
             simulation,
-            settings.source_db_url,
+            settings.source_db_url.get_secret_value(),
             filesystem(settings.landing_uri, settings),
             lambda done, total: bar.update(task, completed=done),
         )
     typer.echo(
-        f"shop database {settings.source_db_url}: customers {written['customers']:,}, "
+        f"shop database {settings.source_db_display}: customers {written['customers']:,}, "
         f"orders {written['orders']:,}, order_items {written['order_items']:,} rows written"
     )
     typer.echo(
@@ -176,36 +203,78 @@ def _ingest_window(start: date, end: date) -> None:
             err=True,
         )
         raise typer.Exit(2)
-    from flows.ingest import ingest
-
     began = time.perf_counter()
-    for report in ingest(start, end):
+    with _command(settings, lock=True):
+        from flows.ingest import ingest
+
+        reports = ingest(start, end)
+    for report in reports:
         typer.echo(report.summary())
     typer.echo(f"ingested {start} to {end} in {time.perf_counter() - began:.1f} s")
 
 
 @app.command()
 def publish() -> None:
-    """Verify the current build against the contracts and publish it if it passes."""
+    """Publish the current build, only if it passed dbt and the quality gate in its run."""
     settings = _settings_or_exit()
-    from flows.pipeline import QualityGateFailed, gate_and_publish
+    with _command(settings, prefect=False, lock=True):
+        from flows.publish import publish as publish_build
 
-    try:
-        gate, published = gate_and_publish()
-    except QualityGateFailed as error:
-        typer.echo(f"error: {error}; the previous warehouse keeps serving", err=True)
-        raise typer.Exit(1) from None
-    typer.echo(f"{gate.summary()}; published {published} ({settings.warehouse_path})")
+        published = publish_build(settings)
+    typer.echo(f"published {published}")
+
+
+@app.command()
+def verify() -> None:
+    """Compare the lake with its manifests and with the sources; exit 1 if anything is off."""
+    settings = _settings_or_exit()
+    with _command(settings, prefect=False):
+        from flows.lake import Lake
+        from flows.verify import verify as verify_lake
+
+        findings = verify_lake(settings, Lake.from_settings(settings), deep=True)
+    for finding in findings:
+        typer.echo(finding.line())
+    if findings:
+        typer.echo(f"{len(findings)} problems; `lakehouse repair` ingests again what is missing")
+        raise typer.Exit(EXIT_FAILED)
+    typer.echo(f"the lake at {settings.lake_uri} agrees with its manifests and its sources")
+
+
+@app.command()
+def repair() -> None:
+    """Set damaged state aside, re-ingest what the lake lacks, and verify again."""
+    settings = _settings_or_exit()
+    with _command(settings, lock=True):
+        import uuid
+
+        from flows.repair import repair_lake
+
+        outcome = repair_lake(settings, f"repair-{uuid.uuid4()}")
+    for moved in outcome.plan.set_aside:
+        typer.echo(f"set aside {moved}")
+    for finding in outcome.plan.findings:
+        typer.echo(f"repaired: {finding.line()}")
+    for loss in outcome.losses:
+        typer.echo(f"lost: {loss}", err=True)
+    for finding in outcome.remaining:
+        typer.echo(f"still wrong: {finding.line()}", err=True)
+    if outcome.remaining:
+        raise typer.Exit(EXIT_FAILED)
+    typer.echo("the lake agrees with its manifests and its sources")
 
 
 @app.command()
 def serve(
     port: Annotated[int, typer.Option(help="Port for the dashboard")] = 8501,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on; 0.0.0.0 exposes the dashboard to the network")
+    ] = "127.0.0.1",
     headless: Annotated[bool, typer.Option(help="Do not open a browser")] = True,
 ) -> None:
     """Serve the dashboards on the last published warehouse."""
     settings = _settings_or_exit()
-    typer.echo(f"dashboard on http://localhost:{port} reading {settings.warehouse_path}")
+    typer.echo(f"dashboard on http://{host}:{port} reading {settings.warehouse_path}")
     command = [
         sys.executable,
         "-m",
@@ -214,6 +283,8 @@ def serve(
         str(APP_ENTRYPOINT),
         "--server.port",
         str(port),
+        "--server.address",
+        host,
         "--server.headless",
         str(headless).lower(),
         "--browser.gatherUsageStats",

@@ -23,7 +23,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 from prefect.runtime import flow_run
 
-from flows.catalog_client import catalog_client
+from flows.catalog_client import CatalogApiError, catalog_client
 from flows.extract import (
     catalog_records,
     extract_changed,
@@ -31,14 +31,15 @@ from flows.extract import (
     parse_lines,
     read_landing_file,
 )
-from flows.lake import Lake
+from flows.lake import Lake, LakeStateError
+from flows.lock import writer_lock
 from flows.schemas import CUSTOMERS, EVENTS, ORDER_ITEMS, ORDERS, PRODUCTS, QUARANTINE_SCHEMA
 from flows.settings import Settings, load_settings
 from flows.storage import filesystem
 from flows.validation import Checked, check
 from generators.catalog_api import CatalogApi
 from generators.config import Dirty, SimulationConfig
-from generators.shop_db import ShopDatabase
+from generators.shop_db import DatabaseUnavailable, ShopDatabase
 from generators.simulation import Simulation
 from generators.sources import SourceWriter
 
@@ -46,6 +47,18 @@ OVERLAP = timedelta(hours=1)  # re-read changes this far behind the watermark: l
 SHOP_ENTITIES = (CUSTOMERS, ORDERS, ORDER_ITEMS)
 STATE_RUNS_KEPT = 100
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+PERMANENT = (CatalogApiError, DatabaseUnavailable, LakeStateError)  # a retry would not help
+
+
+def is_transient(task: object, task_run: object, state: object) -> bool:
+    """Retry a task unless it failed in a way retrying cannot fix (the client retried already)."""
+    try:
+        state.result()  # type: ignore[attr-defined]
+    except PERMANENT:
+        return False
+    except Exception:
+        return True
+    return True
 
 
 def simulation_config(settings: Settings) -> SimulationConfig:
@@ -107,6 +120,9 @@ class SourceState:
         if candidate is not None and (self.watermark is None or candidate > self.watermark):
             self.data["watermark"] = candidate.isoformat()
 
+    def write(self) -> None:
+        self.lake.write_json(self.relative, self.data)
+
     def save(self, report: SourceReport, start: date, end: date) -> None:
         self.data["runs"] = [
             *self.data["runs"][-(STATE_RUNS_KEPT - 1) :],
@@ -119,7 +135,17 @@ class SourceState:
                 "quarantined": dict(report.quarantined),
             },
         ]
-        self.lake.write_json(self.relative, self.data)
+        self.write()
+
+
+def last_ingested_day(lake: Lake) -> date | None:
+    """The last business day any ingestion run has covered, from the sources' state."""
+    ends = [
+        date.fromisoformat(run["window"][1])
+        for source in ("catalog", "shop", "clickstream")
+        for run in SourceState(lake, source).data["runs"]
+    ]
+    return max(ends, default=None)
 
 
 @contextmanager
@@ -130,7 +156,9 @@ def simulated_sources(settings: Settings) -> Iterator[SourceWriter | None]:
         return
     simulation = Simulation(simulation_config(settings))
     landing = filesystem(settings.landing_uri, settings)
-    with SourceWriter.open(simulation, settings.source_db_url, landing) as writer:
+    with SourceWriter.open(
+        simulation, settings.source_db_url.get_secret_value(), landing
+    ) as writer:
         yield writer
 
 
@@ -153,15 +181,22 @@ def begin_source_run(source: str) -> tuple[Settings, Lake, SourceState, SourceRe
 
 
 def land(lake: Lake, checked: Checked, report: SourceReport) -> None:
-    name = checked.entity.name
-    report.landed[name] += sum(lake.land(checked.entity, checked.good).values())
-    report.quarantined[name] += sum(lake.quarantine(checked.entity, checked.bad).values())
+    """Merge into the lake; the report counts what the merge added, not what arrived."""
+    name, run = checked.entity.name, report.run_id
+    report.landed[name] += sum(lake.land(checked.entity, checked.good, run).values())
+    report.quarantined[name] += sum(lake.quarantine(checked.entity, checked.bad, run).values())
 
 
 # --- catalog ------------------------------------------------------------------------------
 
 
-@task(name="fetch-catalog", retries=2, retry_delay_seconds=[1, 4], cache_policy=NONE)
+@task(
+    name="fetch-catalog",
+    retries=2,
+    retry_delay_seconds=[1, 4],
+    retry_condition_fn=is_transient,
+    cache_policy=NONE,
+)
 def fetch_catalog(settings: Settings, days: list[date], run: str) -> Checked:
     records: list[dict] = []
     sources: list[str] = []
@@ -206,7 +241,13 @@ def known_product_ids(lake: Lake) -> set[int]:
     return set(dataset.to_table(columns=["product_id"])["product_id"].unique().to_pylist())
 
 
-@task(name="extract-shop-changes", retries=2, retry_delay_seconds=[1, 4], cache_policy=NONE)
+@task(
+    name="extract-shop-changes",
+    retries=2,
+    retry_delay_seconds=[1, 4],
+    retry_condition_fn=is_transient,
+    cache_policy=NONE,
+)
 def extract_shop(
     settings: Settings, days: list[date], watermark: datetime | None, products: set[int], run: str
 ) -> tuple[dict[str, Checked], datetime | None]:
@@ -217,7 +258,10 @@ def extract_shop(
     seen: set[str] = set()
     newest = watermark
     logger = get_run_logger()
-    with simulated_sources(settings) as world, ShopDatabase.connect(settings.source_db_url) as db:
+    with (
+        simulated_sources(settings) as world,
+        ShopDatabase.connect(settings.source_db_url.get_secret_value()) as db,
+    ):
         for done, day in enumerate(days, start=1):
             if world is not None:
                 world.advance_to(day)
@@ -294,7 +338,13 @@ def existing_event_sources(lake: Lake, days: set[date]) -> dict[int, str]:
     return known
 
 
-@task(name="read-landing-files", retries=2, retry_delay_seconds=[1, 4], cache_policy=NONE)
+@task(
+    name="read-landing-files",
+    retries=2,
+    retry_delay_seconds=[1, 4],
+    retry_condition_fn=is_transient,
+    cache_policy=NONE,
+)
 def read_clickstream(
     settings: Settings, days: list[date], ingested: dict[str, dict], lake: Lake, run: str
 ) -> tuple[Checked, dict[str, dict]]:
@@ -315,8 +365,36 @@ def read_clickstream(
                 records.append(record)
                 sources.append(f"{file.relative}:{number}")
                 dates.append(day)
-    checked = check(EVENTS, records, sources, dates, run)
-    return reject_duplicates(lake, checked, run), files
+    checked = reject_duplicates(lake, check(EVENTS, records, sources, dates, run), run)
+    for name, days in days_per_file(checked).items():
+        files[name]["days"] = days
+    return checked, files
+
+
+def days_per_file(checked: Checked) -> dict[str, list[str]]:
+    """Landing file → the partition days its lines went to (raw or quarantine), for repairs."""
+    lines = pa.concat_arrays(
+        [
+            checked.good["_source"].combine_chunks(),
+            checked.bad["_source"].combine_chunks(),
+        ]
+    )
+    days = pa.concat_arrays(
+        [
+            pc.cast(pc.cast(checked.good["event_at"], pa.date32()), pa.string()).combine_chunks(),
+            pc.cast(checked.bad["partition_date"], pa.string()).combine_chunks(),
+        ]
+    )
+    pairs = (
+        pa.table({"file": pc.replace_substring_regex(lines, r":\d+$", ""), "day": days})
+        .group_by(["file", "day"])
+        .aggregate([])
+        .sort_by([("file", "ascending"), ("day", "ascending")])
+    )
+    result: dict[str, list[str]] = {}
+    for name, day in zip(pairs["file"].to_pylist(), pairs["day"].to_pylist(), strict=True):
+        result.setdefault(name, []).append(day)
+    return result
 
 
 def reject_duplicates(lake: Lake, checked: Checked, run: str) -> Checked:
@@ -375,11 +453,12 @@ def ingest_clickstream(start: date, end: date) -> SourceReport:
 @flow(name="ingest")
 def ingest(start: date, end: date) -> list[SourceReport]:
     """The catalog first (order lines are checked against it), then the shop, then clicks."""
-    return [
-        ingest_catalog_api(start, end),
-        ingest_shop_db(start, end),
-        ingest_clickstream(start, end),
-    ]
+    with writer_lock(load_settings()):
+        return [
+            ingest_catalog_api(start, end),
+            ingest_shop_db(start, end),
+            ingest_clickstream(start, end),
+        ]
 
 
 def summarize(reports: list[SourceReport]) -> dict[str, int]:

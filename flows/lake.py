@@ -2,28 +2,37 @@
 
 raw/<source>/<entity>/year=YYYY/month=MM/day=DD/part-0.parquet holds the records that passed
 validation; quarantine/<source>/<entity>/… the ones that did not, with their reason. Landing a
-partition merges what arrives with what is there and deduplicates on the entity's key, so
-landing the same records twice changes nothing.
+partition merges what arrives with what is there (flows/merge.py), so landing the same records
+twice changes nothing, and records each partition it writes in the entity's manifest
+(flows/manifest.py).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from flows.manifest import Manifest, PartitionRecord
+from flows.merge import Winner, merge_rows
 from flows.schemas import QUARANTINE_SCHEMA, Entity
 from flows.settings import Settings
 from flows.storage import filesystem
 from generators.objects import write_atomically
 
 PARTITION_FILE = "part-0.parquet"
+ZONES = ("raw", "quarantine")
+
+
+class LakeStateError(RuntimeError):
+    """A state or manifest file in the lake cannot be read; the message names it."""
 
 
 def partition_path(zone: str, entity: Entity, day: date) -> str:
@@ -37,26 +46,29 @@ def partition_dates(table: pa.Table, column: str) -> pa.Array:
     return values
 
 
-def _deduplicate(table: pa.Table, key: tuple[str, ...]) -> pa.Table:
-    """First row per key (existing rows come first), sorted by key for stable files."""
-    positions = pa.array(range(table.num_rows), pa.int64())
-    first = (
-        table.select(list(key))
-        .append_column("_position", positions)
-        .group_by(list(key), use_threads=False)
-        .aggregate([("_position", "min")])["_position_min"]
-    )
-    if len(first) < table.num_rows:
-        table = table.take(pc.sort_indices(first))
-    return table.sort_by([(name, "ascending") for name in key])
-
-
 def _evolve(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """A partition written by an older schema, with the columns added since as nulls."""
     for field in schema:
         if field.name not in table.column_names:
             table = table.append_column(field, pa.nulls(table.num_rows, field.type))
     return table.select(schema.names).cast(schema)
+
+
+def _partition_day(path: str) -> date:
+    parts = dict(part.split("=", 1) for part in path.split("/") if "=" in part)
+    return date(int(parts["year"]), int(parts["month"]), int(parts["day"]))
+
+
+def partition_record(data: bytes, rows: int, run_id: str) -> PartitionRecord:
+    """The manifest entry for a partition file's bytes (rows = keys: a partition is merged)."""
+    return PartitionRecord(
+        rows=rows,
+        keys=rows,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        run_id=run_id,
+        written_at=datetime.now(UTC).isoformat(),
+    )
 
 
 @dataclass(frozen=True)
@@ -80,22 +92,30 @@ class Lake:
             return None
         return pq.read_table(self.path(relative), filesystem=self.fs)
 
-    def write_partition(self, zone: str, entity: Entity, day: date, table: pa.Table) -> None:
+    def write_partition(
+        self, zone: str, entity: Entity, day: date, table: pa.Table, run_id: str
+    ) -> PartitionRecord:
         """Replace one partition file: written aside, then moved (or PUT whole on S3)."""
         buffer = pa.BufferOutputStream()
         pq.write_table(table, buffer, compression="zstd")
+        data = buffer.getvalue().to_pybytes()
         relative = f"{partition_path(zone, entity, day)}/{PARTITION_FILE}"
-        write_atomically(self.fs, self.path(relative), buffer.getvalue().to_pybytes())
+        write_atomically(self.fs, self.path(relative), data)
+        return partition_record(data, table.num_rows, run_id)
 
-    def land(self, entity: Entity, table: pa.Table) -> dict[date, int]:
-        """Merge valid records into their raw partitions; returns rows added per partition."""
-        return self._merge("raw", entity, table, entity.raw_schema, entity.key, entity.partition_by)
-
-    def quarantine(self, entity: Entity, table: pa.Table) -> dict[date, int]:
-        """Merge rejected records into quarantine; returns rows added per partition."""
+    def land(self, entity: Entity, table: pa.Table, run_id: str) -> dict[date, int]:
+        """Merge valid records into their raw partitions; returns new keys per partition."""
         return self._merge(
-            "quarantine", entity, table, QUARANTINE_SCHEMA, ("_source", "reason"), "partition_date"
-        )
+            "raw", entity, table, entity.raw_schema, entity.key, entity.partition_by,
+            entity.winner, run_id,
+        )  # fmt: skip
+
+    def quarantine(self, entity: Entity, table: pa.Table, run_id: str) -> dict[date, int]:
+        """Merge rejected records into quarantine; returns new records per partition."""
+        return self._merge(
+            "quarantine", entity, table, QUARANTINE_SCHEMA, ("_source", "reason"),
+            "partition_date", "first", run_id,
+        )  # fmt: skip
 
     def _merge(
         self,
@@ -105,26 +125,77 @@ class Lake:
         schema: pa.Schema,
         key: tuple[str, ...],
         partition_by: str,
+        winner: Winner,
+        run_id: str,
     ) -> dict[date, int]:
+        if table.num_rows == 0:
+            return {}
         table = table.select(schema.names).cast(schema)
         days = partition_dates(table, partition_by)
+        manifest = Manifest(self, zone, entity)
         added: dict[date, int] = {}
         for day in pc.unique(days).to_pylist():
             arriving = table.filter(pc.equal(days, pa.scalar(day, days.type)))
             existing = self.read_partition(zone, entity, day)
-            before = existing.num_rows if existing is not None else 0
-            parts = [_evolve(existing, schema)] if existing is not None else []
-            merged = _deduplicate(pa.concat_tables([*parts, arriving]), key)
-            if merged.num_rows != before or existing is None:
-                self.write_partition(zone, entity, day, merged)
-            added[day] = merged.num_rows - before
+            merged = merge_rows(
+                _evolve(existing, schema) if existing is not None else None, arriving, key, winner
+            )
+            if merged.changed or existing is None or day not in manifest.partitions:
+                manifest.record(day, self.write_partition(zone, entity, day, merged.table, run_id))
+            added[day] = merged.added
+        manifest.save()
         return added
+
+    def partition_files(self, zone: str, entity: Entity) -> dict[date, pafs.FileInfo]:
+        """The partition files of one entity, by day: a single listing of its folder."""
+        selector = pafs.FileSelector(
+            self.path(f"{zone}/{entity.source}/{entity.name}"), recursive=True, allow_not_found=True
+        )
+        files: dict[date, pafs.FileInfo] = {}
+        for info in self.fs.get_file_info(selector):
+            if info.type == pafs.FileType.File and info.path.endswith("/" + PARTITION_FILE):
+                files[_partition_day(info.path)] = info
+        return files
+
+    def reseal(self, zone: str, entity: Entity, days: set[date], run_id: str) -> None:
+        """Record the partitions of `days` in the manifest as they are now (after a repair)."""
+        manifest = Manifest(self, zone, entity)
+        for day in days:
+            relative = f"{partition_path(zone, entity, day)}/{PARTITION_FILE}"
+            if not self.exists(relative):
+                manifest.forget(day)
+                continue
+            with self.fs.open_input_stream(self.path(relative)) as stream:
+                data = stream.read()
+            rows = pq.ParquetFile(pa.BufferReader(data)).metadata.num_rows
+            manifest.record(day, partition_record(data, rows, run_id))
+        manifest.save()
 
     def read_json(self, relative: str) -> dict | None:
         if not self.exists(relative):
             return None
         with self.fs.open_input_stream(self.path(relative)) as stream:
-            return json.loads(stream.read())
+            data = stream.read()
+        try:
+            payload = json.loads(data)
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise LakeStateError(
+                f"lake state file {self.path(relative)} is not valid JSON ({error}); "
+                "run `lakehouse repair` to set it aside and rebuild it"
+            ) from None
+        if not isinstance(payload, dict):
+            raise LakeStateError(
+                f"lake state file {self.path(relative)} does not hold a JSON object; "
+                "run `lakehouse repair` to set it aside and rebuild it"
+            )
+        return payload
+
+    def set_aside(self, relative: str) -> str:
+        """Move a damaged file out of the way (kept for inspection); returns its new name."""
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        target = f"{relative}.damaged-{stamp}"
+        self.fs.move(self.path(relative), self.path(target))
+        return target
 
     def write_json(self, relative: str, payload: dict) -> None:
         data = json.dumps(payload, indent=1, sort_keys=True, default=str).encode()
@@ -138,8 +209,7 @@ class Lake:
         counts: dict[date, int] = defaultdict(int)
         for info in self.fs.get_file_info(selector):
             if info.type == pafs.FileType.File and info.path.endswith(".parquet"):
-                parts = dict(part.split("=", 1) for part in info.path.split("/") if "=" in part)
-                day = date(int(parts["year"]), int(parts["month"]), int(parts["day"]))
+                day = _partition_day(info.path)
                 with self.fs.open_input_file(info.path) as handle:
                     counts[day] += pq.ParquetFile(handle).metadata.num_rows
         return dict(counts)

@@ -1,17 +1,32 @@
-"""The main job: land the sources, build the warehouse, gate it, publish it."""
+"""The main job: land the sources, build, gate, publish — one writer at a time."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NONE
 
-from flows.ingest import ingest, summarize
-from flows.publish import publish
+from flows.cleanup import clean_leftovers
+from flows.ingest import ingest, run_id, summarize
+from flows.lake import Lake
+from flows.lock import writer_lock
+from flows.publish import (
+    PublishRefused,
+    begin_build,
+    fail_build,
+    file_sha256,
+    finish_build,
+    publish,
+    read_record,
+    record_gate,
+)
 from flows.quality import GateResult, store_result, verify_contracts
+from flows.repair import plan_repair, reseal
 from flows.settings import Settings, ensure_writable, load_settings
-from flows.warehouse import build_warehouse
+from flows.verify import check_manifests
+from flows.warehouse import BuildError, build_warehouse
 
 
 class QualityGateFailed(RuntimeError):
@@ -26,23 +41,43 @@ class PipelineResult:
     published: str
 
 
-@task(name="build-warehouse")
+@task(name="build-warehouse", cache_policy=NONE)
 def build(settings: Settings, full_refresh: bool = False) -> dict[str, int]:
-    statuses = build_warehouse(settings, full_refresh)
-    get_run_logger().info("dbt build: %s", statuses)
+    """dbt build under a new build id; only a build that passes can go on to the gate."""
+    record = begin_build(settings)
+    get_run_logger().info("building the warehouse: build %s", record.build_id[:12])
+    try:
+        statuses = build_warehouse(settings, full_refresh)
+    except BuildError as error:
+        fail_build(settings, record, str(error))
+        raise
+    finish_build(settings, record)
+    get_run_logger().info("dbt build %s: %s", record.build_id[:12], statuses)
     return statuses
 
 
-@task(name="quality-gate")
+@task(name="quality-gate", cache_policy=NONE)
 def quality_gate(settings: Settings) -> GateResult:
+    """The contracts on the build file dbt just made, and the lake against its manifests."""
+    record = read_record(settings)
+    if record is None or record.status != "built":
+        raise PublishRefused("no build that passed dbt to put through the gate")
+    if file_sha256(settings.build_path) != record.sha256:
+        raise PublishRefused(f"{settings.build_path} changed after dbt built it; not gated")
+    get_run_logger().info("gating build %s: contracts and lake manifests", record.build_id[:12])
     result = verify_contracts(settings)
-    store_result(settings, result)
+    findings = check_manifests(Lake.from_settings(settings))
+    if findings:
+        result = replace(result, passed=False, lake=tuple(f.line() for f in findings))
+    store_result(settings, result, record.build_id)
+    record_gate(settings, record, result.passed, result.summary())
     get_run_logger().info(result.summary())
     return result
 
 
-@task(name="publish-warehouse")
+@task(name="publish-warehouse", cache_policy=NONE)
 def publish_warehouse(settings: Settings) -> str:
+    get_run_logger().info("publishing the gated build to %s", settings.warehouse_path)
     path = publish(settings)
     get_run_logger().info("published %s", path)
     return str(path)
@@ -52,10 +87,23 @@ def publish_warehouse(settings: Settings) -> str:
 def gate_and_publish(settings: Settings | None = None) -> tuple[GateResult, str]:
     """Publish the current build only if it passes every contract; raise otherwise."""
     settings = settings or load_settings()
-    result = quality_gate(settings)
-    if not result.passed:
-        raise QualityGateFailed(result.summary())
-    return result, publish_warehouse(settings)
+    with writer_lock(settings):
+        result = quality_gate(settings)
+        if not result.passed:
+            raise QualityGateFailed(f"{result.summary()}; the previous warehouse keeps serving")
+        return result, publish_warehouse(settings)
+
+
+@task(name="prepare-lake", cache_policy=NONE)
+def prepare_lake(settings: Settings) -> object:
+    """Remove what killed runs left, and rewind the sources' state for anything the lake lost."""
+    logger = get_run_logger()
+    for line in clean_leftovers(settings):
+        logger.info("removed %s", line)
+    plan = plan_repair(settings, Lake.from_settings(settings), deep=False)
+    for finding in plan.findings:
+        logger.warning("repairing %s", finding.line())
+    return plan
 
 
 @flow(name="lakehouse")
@@ -72,7 +120,12 @@ def lakehouse_pipeline(
         **{key: value for key, value in overrides.items() if value is not None}
     )
     ensure_writable(settings)
-    rows = summarize(ingest(settings.start_date, settings.end_date))
-    statuses = build(settings, full_refresh)
-    gate, published = gate_and_publish(settings)
+    with writer_lock(settings):
+        plan = prepare_lake(settings)
+        rows = summarize(ingest(settings.start_date, settings.end_date))
+        if plan.findings:
+            for loss in reseal(Lake.from_settings(settings), plan, run_id()):
+                get_run_logger().warning(loss)
+        statuses = build(settings, full_refresh)
+        gate, published = gate_and_publish(settings)
     return PipelineResult(rows, statuses, gate, published)

@@ -27,6 +27,7 @@ class GateResult:
     passed: bool
     checks: list[CheckOutcome]
     errors: str
+    lake: tuple[str, ...] = ()  # where the lake disagrees with its manifests
 
     @property
     def failed_checks(self) -> list[CheckOutcome]:
@@ -36,7 +37,10 @@ class GateResult:
         if self.passed:
             return f"quality gate passed: {len(self.checks)} checks"
         failed = ", ".join(f"{c.contract}.{c.column or ''}:{c.check}" for c in self.failed_checks)
-        return f"quality gate failed: {failed or self.errors}"
+        problems = [failed or self.errors] if failed or self.errors else []
+        if self.lake:
+            problems.append("lake: " + "; ".join(self.lake))
+        return f"quality gate failed: {', '.join(problems)}"
 
 
 def _data_source_yaml(database: Path) -> str:
@@ -84,13 +88,15 @@ def _number(value: object) -> float | None:
         return None
 
 
-def store_result(settings: Settings, result: GateResult) -> Path:
+def store_result(settings: Settings, result: GateResult, build_id: str) -> Path:
     """Keep the latest gate result beside the warehouse, for the data-health page."""
     settings.run_state_dir.mkdir(parents=True, exist_ok=True)
     path = settings.run_state_dir / "quality_gate.json"
     payload = {
+        "build_id": build_id,
         "passed": result.passed,
         "errors": result.errors,
+        "lake": list(result.lake),
         "checks": [asdict(c) for c in result.checks],
     }
     temporary = path.with_suffix(".tmp")

@@ -6,6 +6,7 @@ A record that breaks a rule goes to quarantine with the rule's reason; nothing i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import pyarrow as pa
 
@@ -40,6 +41,9 @@ class Entity:
     allowed: dict[str, tuple[str, ...]]
     positive: tuple[str, ...] = ()  # numeric columns that must be > 0
     non_negative: tuple[str, ...] = ()
+    # Which row a partition keeps when a key arrives again: the one landed first (a version or
+    # a line never changes once written) or the latest (a re-fetched snapshot replaces the old).
+    winner: Literal["first", "latest"] = "first"
 
     @property
     def raw_schema(self) -> pa.Schema:
@@ -135,6 +139,7 @@ PRODUCTS = Entity(
     allowed={},
     positive=("price",),
     non_negative=("stock_quantity",),
+    winner="latest",
 )
 
 EVENTS = Entity(

@@ -10,6 +10,7 @@ import os
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,8 +46,8 @@ class Settings(BaseSettings):
     scale_factor: float = Field(1.0, description="1 = the original's volumes")
     start_date: date = Field(date(2024, 1, 1), description="First simulated day")
     days: int = Field(730, description="Number of simulated days")
-    source_db_url: str = Field(
-        "sqlite:///data/sources/shop.sqlite",
+    source_db_url: SecretStr = Field(
+        SecretStr("sqlite:///data/sources/shop.sqlite"),
         description="Shop OLTP database: sqlite:///<path> or postgresql://user:pass@host:port/db",
     )
     landing_root: str = Field(
@@ -69,6 +70,9 @@ class Settings(BaseSettings):
     s3_access_key_id: str = Field("", description="S3 access key; empty: the AWS default chain")
     s3_secret_access_key: SecretStr = Field(SecretStr(""), description="S3 secret key")
     s3_url_style: Literal["path", "vhost"] = Field("path", description="S3 addressing style")
+    prefect_startup_seconds: float = Field(
+        120.0, description="How long a run waits for its temporary Prefect server to start"
+    )
 
     @field_validator("scale_factor")
     @classmethod
@@ -93,8 +97,8 @@ class Settings(BaseSettings):
 
     @field_validator("source_db_url")
     @classmethod
-    def _known_database(cls, value: str) -> str:
-        if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
+    def _known_database(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith(("sqlite:///", "postgresql://", "postgres://")):
             raise ValueError("must start with sqlite:/// or postgresql://")
         return value
 
@@ -105,12 +109,24 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
+    @field_validator("prefect_startup_seconds")
+    @classmethod
+    def _startup_positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be > 0")
+        return value
+
     @field_validator("seed")
     @classmethod
     def _seed_non_negative(cls, value: int) -> int:
         if value < 0:
             raise ValueError("must be >= 0")
         return value
+
+    @property
+    def source_db_display(self) -> str:
+        """The shop database URL as it may be printed: without its password."""
+        return redact_url(self.source_db_url.get_secret_value())
 
     @property
     def end_date(self) -> date:
@@ -145,6 +161,23 @@ class Settings(BaseSettings):
         """Check results and run records, next to the warehouse."""
         return self.warehouse_path.parent / "runs"
 
+    @property
+    def log_path(self) -> Path:
+        """The command line's log file: every message, and every failure's full trace."""
+        return self.warehouse_path.parent.parent / "logs" / "lakehouse.log"
+
+
+SECRET_SETTINGS = {"s3_secret_access_key"}  # never shown, not even in part
+
+
+def redact_url(url: str) -> str:
+    """A URL with the password of its user part replaced: postgresql://app:***@host/db."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
 
 def load_settings(**overrides: object) -> Settings:
     """Build settings, turning validation errors into one line that names the setting."""
@@ -154,6 +187,9 @@ def load_settings(**overrides: object) -> Settings:
         first = exc.errors()[0]
         name = str(first["loc"][0]) if first["loc"] else "settings"
         value = first.get("input")
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        value = "***" if name in SECRET_SETTINGS else redact_url(str(value))
         reason = first["msg"].removeprefix("Value error, ")
         raise SettingsError(f"invalid setting LAKEHOUSE_{name.upper()}={value}: {reason}") from None
 

@@ -29,3 +29,25 @@ def filesystem(uri: str, settings: Settings) -> tuple[pafs.FileSystem, str]:
     if uri.startswith("s3://"):
         return s3_filesystem(settings), uri.removeprefix("s3://").rstrip("/")
     return pafs.LocalFileSystem(), uri.rstrip("/")
+
+
+def s3_client(settings: Settings) -> object:
+    """A boto3 S3 client for what pyarrow cannot do: conditional writes, multipart clean-up."""
+    import boto3
+    from botocore.config import Config
+
+    options: dict[str, object] = {
+        "region_name": settings.s3_region,
+        "config": Config(
+            s3={"addressing_style": "path" if settings.s3_url_style == "path" else "virtual"},
+            connect_timeout=10,
+            read_timeout=30,
+            retries={"max_attempts": 3},
+        ),
+    }
+    if settings.s3_endpoint_url:
+        options["endpoint_url"] = settings.s3_endpoint_url
+    if settings.s3_access_key_id:
+        options["aws_access_key_id"] = settings.s3_access_key_id
+        options["aws_secret_access_key"] = settings.s3_secret_access_key.get_secret_value()
+    return boto3.client("s3", **options)

@@ -100,7 +100,12 @@ def build_warehouse(settings: Settings, full_refresh: bool = False) -> dict[str,
         if str(node.status) in {"error", "fail"}
     ]
     if failures or not result.success:
-        raise BuildError("dbt build failed: " + "; ".join(failures or ["see dbt logs"]))
+        raise BuildError(
+            "dbt build failed: "
+            + "; ".join(failures or ["see dbt logs"])
+            + "; the previous warehouse keeps serving "
+            "(after a model change, try: lakehouse run --full-refresh)"
+        )
     statuses: dict[str, int] = {}
     for node in result.result:
         statuses[str(node.status)] = statuses.get(str(node.status), 0) + 1

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pyarrow as pa
 
@@ -79,18 +80,25 @@ class ShopDatabase:
 
     @classmethod
     @contextmanager
-    def connect(cls, url: str) -> Iterator[ShopDatabase]:
+    def connect(cls, url: str, create: bool = False) -> Iterator[ShopDatabase]:
+        """Open the database; only the simulator (`create`) may bring a new SQLite file into being.
+
+        A reader that finds no file fails rather than reading an empty database it just made.
+        """
         if url.startswith("sqlite:///"):
             path = Path(url.removeprefix("sqlite:///"))
+            if not create and not path.exists():
+                raise DatabaseUnavailable(
+                    f"shop database {path} does not exist: run `lakehouse generate`, "
+                    "or set LAKEHOUSE_SOURCE_DB_URL to the database to read"
+                )
             path.parent.mkdir(parents=True, exist_ok=True)
             connection = sqlite3.connect(path)
             connection.execute("pragma foreign_keys = on")
             connection.execute("pragma journal_mode = wal")
             engine = "sqlite"
         else:
-            import psycopg
-
-            connection = psycopg.connect(url.replace("postgres://", "postgresql://", 1))
+            connection = _connect_postgresql(url)
             engine = "postgresql"
         try:
             yield cls(url, connection, engine)
@@ -153,6 +161,26 @@ class ShopDatabase:
         cursor = self.connection.cursor()
         cursor.execute(f"select count(*) from {table_name}")
         return int(cursor.fetchone()[0])
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The shop database cannot be opened; the message names it, never with its password."""
+
+
+def _connect_postgresql(url: str) -> Any:
+    import psycopg
+
+    parts = urlsplit(url)
+    shown = url if parts.password is None else url.replace(f":{parts.password}@", ":***@", 1)
+    try:
+        return psycopg.connect(url.replace("postgres://", "postgresql://", 1), connect_timeout=10)
+    except psycopg.Error as error:
+        reason = " ".join(str(error).split())
+        if parts.password:
+            reason = reason.replace(parts.password, "***")
+        raise DatabaseUnavailable(
+            f"shop database {shown} cannot be opened: {reason}; check LAKEHOUSE_SOURCE_DB_URL"
+        ) from None
 
 
 def _sqlite_value(value: object) -> object:

@@ -33,7 +33,7 @@ class SourceWriter:
     def open(
         cls, simulation: Simulation, database_url: str, landing: tuple[pafs.FileSystem, str]
     ) -> Iterator[SourceWriter]:
-        with ShopDatabase.connect(database_url) as database:
+        with ShopDatabase.connect(database_url, create=True) as database:
             writer = cls(simulation, database, *landing)
             if writer.simulated_through() is None:  # new, or written by another simulation
                 writer.reset()

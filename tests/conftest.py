@@ -136,3 +136,35 @@ def s3() -> Iterator[S3Endpoint]:
         yield S3Endpoint(url, environment)
     finally:
         server.stop()
+
+
+@dataclass(frozen=True)
+class PrefectServer:
+    url: str  # PREFECT_API_URL for command-line runs
+    database: Path  # where it keeps flow runs and their parameters
+
+
+@pytest.fixture(scope="session")
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
+    """A real Prefect server for `lakehouse` processes: each would otherwise start its own."""
+    from flows.prefect_server import start_server, stop_server
+
+    database = tmp_path_factory.mktemp("prefect-server") / "prefect.db"
+    process, url = start_server(
+        120, {"PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{database}"}
+    )
+    try:
+        yield PrefectServer(url, database)
+    finally:
+        stop_server(process)
+
+
+@pytest.fixture(scope="session")
+def completed(prefect_api: PrefectServer, tmp_path_factory: pytest.TempPathFactory):
+    """`lakehouse run` once on a small window; tests copy it rather than run it again."""
+    from tests.cli import Workspace
+
+    workspace = Workspace.create(tmp_path_factory.mktemp("completed"), prefect_api.url)
+    result = workspace.run("run")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return workspace

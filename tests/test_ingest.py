@@ -117,7 +117,7 @@ def sources(request: pytest.FixtureRequest, tmp_path: Path, prefect_server: None
 
 def database_rows(sources: Sources, table: str) -> set[tuple]:
     key = {"customers": "customer_id", "orders": "order_id", "order_items": "order_item_id"}[table]
-    with ShopDatabase.connect(sources.settings.source_db_url) as database:
+    with ShopDatabase.connect(sources.settings.source_db_url.get_secret_value()) as database:
         cursor = database.connection.cursor()
         cursor.execute(f"select {key}, updated_at from {table}")
         return {(row[0], str(row[1])[:19]) for row in cursor.fetchall()}
@@ -168,7 +168,7 @@ def test_a_changed_order_lands_as_a_new_version_and_the_old_one_stays(
 ) -> None:
     sources = sandbox(tmp_path)
     sources.ingest(START, START + timedelta(days=9))
-    with ShopDatabase.connect(sources.settings.source_db_url) as database:
+    with ShopDatabase.connect(sources.settings.source_db_url.get_secret_value()) as database:
         connection = database.connection
         order_id, status, updated = connection.execute(
             "select order_id, status, updated_at from orders where status = 'completed'"

@@ -86,6 +86,7 @@ def test_failing_contract_blocks_publish_and_keeps_previous_file(
     built: Built, tmp_path: Path
 ) -> None:
     from flows.pipeline import QualityGateFailed, gate_and_publish
+    from flows.publish import begin_build, finish_build
 
     environment = settings_environment(tmp_path)
     copy = load_settings(
@@ -104,13 +105,15 @@ def test_failing_contract_blocks_publish_and_keeps_previous_file(
             from fact_orders limit 1
             """
         )
+    finish_build(copy, begin_build(copy))  # a build dbt let through with a bad row in it
 
     with mock.patch.dict(os.environ, environment), pytest.raises(QualityGateFailed) as failure:
         gate_and_publish()
 
     assert str(failure.value) == (
         "quality gate failed: fact_orders.order_item_id:duplicate, "
-        "fact_orders.order_status:invalid, fact_orders.quantity:invalid"
+        "fact_orders.order_status:invalid, fact_orders.quantity:invalid; "
+        "the previous warehouse keeps serving"
     )
     assert file_hash(copy.warehouse_path) == previous
     stored = json.loads((copy.run_state_dir / "quality_gate.json").read_text())

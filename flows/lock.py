@@ -1,0 +1,283 @@
+"""One writer at a time on a lake and its warehouse; readers are never blocked.
+
+The lock names its holder (run, command, host, pid, start) and carries a heartbeat, so a second
+writer can say exactly who is in the way. Two stores:
+- a local folder: `flock` on a lock file. The kernel releases it when the holder dies, even by
+  SIGKILL, so a killed run never leaves a lock that has to be broken by guesswork.
+- S3: an object created with a conditional PUT (If-None-Match: *); the holder rewrites it every
+  few seconds with If-Match on its own ETag. A lock whose heartbeat is older than `stale_after`
+  (or whose holder, on this host, is no longer alive) is taken over with If-Match on the stale
+  ETag, so of two runs that find the same stale lock only one wins.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from flows.settings import Settings
+
+HEARTBEAT_SECONDS = 10.0
+STALE_AFTER_SECONDS = 120.0
+
+
+class LockHeld(RuntimeError):
+    """Another run holds the writer lock; the message names it."""
+
+
+@dataclass(frozen=True)
+class Holder:
+    owner: str  # unique per acquisition
+    command: str
+    host: str
+    pid: int
+    started_at: str
+    heartbeat_at: str
+
+    @classmethod
+    def me(cls) -> Holder:
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        command = " ".join(os.path.basename(arg) for arg in sys.argv[:2]) or "python"
+        return cls(uuid.uuid4().hex, command, socket.gethostname(), os.getpid(), now, now)
+
+    def beat(self) -> Holder:
+        return replace(self, heartbeat_at=datetime.now(UTC).isoformat(timespec="seconds"))
+
+    def age(self) -> float:
+        """Seconds since the last heartbeat."""
+        return (datetime.now(UTC) - datetime.fromisoformat(self.heartbeat_at)).total_seconds()
+
+    def is_dead_here(self) -> bool:
+        """On this host and its process is gone."""
+        if self.host != socket.gethostname():
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+    def describe(self) -> str:
+        return (
+            f"`{self.command}` (pid {self.pid} on {self.host}, started {self.started_at}, "
+            f"last heartbeat {self.age():.0f} s ago)"
+        )
+
+    def encode(self) -> bytes:
+        return json.dumps(asdict(self)).encode()
+
+    @classmethod
+    def decode(cls, data: bytes) -> Holder | None:
+        try:
+            return cls(**json.loads(data))
+        except (json.JSONDecodeError, TypeError, UnicodeDecodeError):
+            return None
+
+
+class LockStore(Protocol):
+    where: str
+
+    def acquire(self, holder: Holder) -> Holder | None:
+        """Take the lock for `holder`; returns the current holder if someone else has it."""
+
+    def beat(self, holder: Holder) -> bool:
+        """Refresh the heartbeat; False if the lock is no longer ours."""
+
+    def release(self, holder: Holder) -> None: ...
+
+
+class FileLockStore:
+    """A lock file in a local folder, held with flock for the life of the process."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.where = str(path.parent)
+        self._handle: int | None = None
+
+    def acquire(self, holder: Holder) -> Holder | None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            current = Holder.decode(os.pread(handle, 65536, 0))
+            os.close(handle)
+            return current or Holder("?", "another run", "?", 0, "?", datetime.now(UTC).isoformat())
+        self._handle = handle
+        self._write(holder)
+        return None
+
+    def _write(self, holder: Holder) -> None:
+        assert self._handle is not None
+        data = holder.encode()
+        os.ftruncate(self._handle, 0)
+        os.pwrite(self._handle, data, 0)
+
+    def beat(self, holder: Holder) -> bool:
+        if self._handle is None:
+            return False
+        self._write(holder)
+        return True
+
+    def release(self, holder: Holder) -> None:
+        if self._handle is not None:
+            os.ftruncate(self._handle, 0)
+            fcntl.flock(self._handle, fcntl.LOCK_UN)
+            os.close(self._handle)
+            self._handle = None
+
+
+class S3LockStore:
+    """A lock object on S3, written only with conditional requests."""
+
+    def __init__(self, client: object, bucket: str, key: str, stale_after: float) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.key = key
+        self.where = f"s3://{bucket}/{key.rsplit('/', 1)[0]}"
+        self.stale_after = stale_after
+        self._etag: str | None = None
+
+    def _put(self, holder: Holder, **condition: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            answer = self.client.put_object(  # type: ignore[attr-defined]
+                Bucket=self.bucket, Key=self.key, Body=holder.encode(), **condition
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] in {
+                "PreconditionFailed",
+                "ConditionalRequestConflict",
+            }:
+                return False
+            raise
+        self._etag = answer["ETag"]
+        return True
+
+    def _current(self) -> tuple[Holder | None, str | None]:
+        from botocore.exceptions import ClientError
+
+        try:
+            answer = self.client.get_object(Bucket=self.bucket, Key=self.key)  # type: ignore[attr-defined]
+        except ClientError as error:
+            if error.response["Error"]["Code"] in {"NoSuchKey", "404"}:
+                return None, None
+            raise
+        return Holder.decode(answer["Body"].read()), answer["ETag"]
+
+    def acquire(self, holder: Holder) -> Holder | None:
+        for _ in range(3):
+            if self._put(holder, IfNoneMatch="*"):
+                return None
+            current, etag = self._current()
+            if etag is None:
+                continue  # released in between: try again
+            stale = current is None or current.age() > self.stale_after or current.is_dead_here()
+            if not stale:
+                return current
+            if self._put(holder, IfMatch=etag):
+                return None
+        current, _ = self._current()
+        return current or holder
+
+    def beat(self, holder: Holder) -> bool:
+        return self._etag is not None and self._put(holder, IfMatch=self._etag)
+
+    def release(self, holder: Holder) -> None:
+        from botocore.exceptions import ClientError
+
+        if self._etag is None:
+            return
+        # a ClientError: taken over after we went silent, the lock is someone else's now
+        with suppress(ClientError):
+            self.client.delete_object(Bucket=self.bucket, Key=self.key, IfMatch=self._etag)  # type: ignore[attr-defined]
+        self._etag = None
+
+
+class _Heartbeat(threading.Thread):
+    def __init__(self, stores: list[LockStore], holder: Holder, every: float) -> None:
+        super().__init__(name="writer-lock-heartbeat", daemon=True)
+        self.stores, self.holder, self.every = stores, holder, every
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.every):
+            self.holder = self.holder.beat()
+            for store in self.stores:
+                with suppress(Exception):  # a missed beat is retried at the next one
+                    store.beat(self.holder)
+
+
+_held: dict[str, int] = {}  # lock places this process holds → nesting depth
+_held_guard = threading.Lock()
+
+
+def lock_stores(settings: Settings) -> list[LockStore]:
+    """The lake's lock, then the warehouse folder's."""
+    from flows.storage import s3_client
+
+    warehouse = FileLockStore(settings.warehouse_path.parent / ".writer.lock")
+    if settings.is_s3_lake:
+        bucket, _, prefix = settings.lake_uri.removeprefix("s3://").partition("/")
+        key = f"{prefix}/_lock.json" if prefix else "_lock.json"
+        lake: LockStore = S3LockStore(s3_client(settings), bucket, key, STALE_AFTER_SECONDS)
+    else:
+        lake = FileLockStore(Path(settings.lake_uri) / "_lock")
+    return [lake, warehouse]
+
+
+@contextmanager
+def writer_lock(settings: Settings, heartbeat_seconds: float = HEARTBEAT_SECONDS) -> Iterator[None]:
+    """Hold the lake's and the warehouse's writer locks; nested use in one process is free."""
+    stores = lock_stores(settings)
+    places = [store.where for store in stores]
+    with _held_guard:
+        nested = all(place in _held for place in places)
+        if nested:
+            for place in places:
+                _held[place] += 1
+    if nested:
+        try:
+            yield
+        finally:
+            with _held_guard:
+                for place in places:
+                    _held[place] -= 1
+        return
+    holder = Holder.me()
+    with ExitStack() as stack:
+        for store in stores:
+            current = store.acquire(holder)
+            if current is not None:
+                raise LockHeld(
+                    f"another run is writing to {store.where}: {current.describe()}; "
+                    "wait for it to finish, or stop it"
+                )
+            stack.callback(store.release, holder)
+        beat = _Heartbeat(stores, holder, heartbeat_seconds)
+        beat.start()
+        stack.callback(beat.join)
+        stack.callback(beat.stopped.set)
+        with _held_guard:
+            for place in places:
+                _held[place] = 1
+        try:
+            yield
+        finally:
+            with _held_guard:
+                for place in places:
+                    _held.pop(place, None)
