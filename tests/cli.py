@@ -71,6 +71,7 @@ class Workspace:
     def run(
         self, *arguments: str, timeout: float = 300, **extra: str
     ) -> subprocess.CompletedProcess:
+        self.root.mkdir(parents=True, exist_ok=True)
         return subprocess.run(
             [LAKEHOUSE, *arguments],
             env=self.process_environment(**extra),

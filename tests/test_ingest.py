@@ -12,7 +12,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from unittest import mock
 
@@ -331,3 +331,68 @@ def test_postgresql_source_gives_the_same_lake_as_sqlite(
         right = with_postgres.table("raw", table).drop_columns(lineage).sort_by("_source")
         assert left.num_rows > 0
         assert left.to_pylist() == right.to_pylist(), table
+
+
+def test_a_grown_file_a_late_commit_and_a_changed_row_each_land_exactly_once(
+    sources: Sources,
+) -> None:
+    """The three ways new rows reach data already ingested; the merge must take each once."""
+    from flows.extract import landing_files
+
+    last = START + timedelta(days=5)
+    sources.ingest(START, last)
+    events_before = sources.table("raw", "events").num_rows
+
+    # 1. a landing file that grows after it was ingested: three more lines at its end
+    fs, root = filesystem(sources.settings.landing_uri, sources.settings)
+    path = landing_files(fs, root, last)[-1]
+    with fs.open_input_stream(path) as stream:
+        lines = stream.read().decode().splitlines()
+    model = json.loads(lines[-1])
+    extra = [json.dumps({**model, "event_id": model["event_id"] * 1000 + n}) for n in range(1, 4)]
+    with fs.open_output_stream(path) as stream:
+        stream.write(("\n".join(lines + extra) + "\n").encode())
+    report = sources.ingest(last, last)["clickstream"]
+    events = sources.table("raw", "events")
+    assert report.landed["events"] == 3
+    assert events.num_rows == events_before + 3
+    assert len(set(events["_source"].to_pylist())) == events.num_rows
+    new_ids = {model["event_id"] * 1000 + n for n in range(1, 4)}
+    assert new_ids <= set(events["event_id"].to_pylist())
+
+    # 2. a commit that arrives late, stamped inside the watermark's overlap
+    watermark = sources.lake.read_json("_state/shop.json")["watermark"]
+    late = (datetime.fromisoformat(watermark) - timedelta(minutes=30)).strftime(
+        "%Y-%m-%d %H:%M:%S.%f"
+    )
+    with ShopDatabase.connect(sources.settings.source_db_url.get_secret_value()) as database:
+        connection = database.connection
+        customer_id = connection.execute("select min(customer_id) from customers").fetchone()[0]
+        connection.execute(
+            "insert into orders values (?, ?, ?, 'pending', 'paypal', 10.00, ?)",
+            (10**9, customer_id, late, late),
+        )
+        connection.commit()
+    report = sources.ingest(last, last)["shop"]
+    orders = sources.table("raw", "orders")
+    assert report.landed["orders"] == 1
+    assert orders["order_id"].to_pylist().count(10**9) == 1
+
+    # 3. the whole window again after a row changed in the source
+    with ShopDatabase.connect(sources.settings.source_db_url.get_secret_value()) as database:
+        connection = database.connection
+        connection.execute(
+            "update orders set status = 'processing', updated_at = ? where order_id = ?",
+            (f"{last} 23:59:00.000000", 10**9),
+        )
+        connection.commit()
+    reports = sources.ingest(START, last)
+    assert reports["shop"].landed == Counter(customers=0, orders=1, order_items=0)
+    assert sum(reports["clickstream"].landed.values()) == 0
+    statuses = [
+        row["status"] for row in sources.table("raw", "orders").to_pylist()
+        if row["order_id"] == 10**9
+    ]  # fmt: skip
+    assert sorted(statuses) == ["pending", "processing"]
+    for table in ("customers", "orders", "order_items"):
+        assert database_rows(sources, table) <= lake_rows(sources, table), table
