@@ -35,9 +35,34 @@ def card(title: str) -> None:
     st.subheader(title)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text cells cannot run as spreadsheet formulas (CSV injection, OWASP).
+
+    Text that starts with = + - @ or a tab or carriage return gets a leading apostrophe; numbers
+    are left as they are, so a negative amount stays a number.
+    """
+    safe = frame.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
+            safe[column] = safe[column].map(
+                lambda value: (
+                    f"'{value}"
+                    if isinstance(value, str) and value.startswith(FORMULA_STARTS)
+                    else value
+                )
+            )
+    return safe
+
+
 def table(frame: pd.DataFrame, name: str, money: list[str] = ()) -> None:
     config = {column: st.column_config.NumberColumn(format="$%.2f") for column in money}
     st.dataframe(frame, hide_index=True, width="stretch", column_config=config)
     st.download_button(
-        "Download CSV", frame.to_csv(index=False), file_name=f"{name}.csv", key=f"csv-{name}"
+        "Download CSV",
+        csv_safe(frame).to_csv(index=False),
+        file_name=f"{name}.csv",
+        key=f"csv-{name}",
     )

@@ -1,40 +1,78 @@
-"""Read the product catalog REST API page by page, retrying what a busy server throws back."""
+"""Read the product catalog REST API page by page, retrying what a busy server throws back.
+
+Everything is bounded: each request (timeout), the retries (count, backoff, Retry-After capped),
+and the pagination (a page cap, and a server that repeats a page is caught). Every failure is a
+CatalogApiError with one line that names the URL — without any password in it — and what to do.
+"""
 
 from __future__ import annotations
 
 import time
 from datetime import date
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 RETRY_STATUSES = {429, 500, 502, 503, 504}
+MAX_RETRY_AFTER_SECONDS = 30.0
+MAX_PAGES = 10_000
+FIX = "check LAKEHOUSE_CATALOG_API_URL"
 
 
 class CatalogApiError(RuntimeError):
     """The API kept failing after every retry, or answered something unusable."""
 
 
+def shown_url(client: httpx.Client, path: str) -> str:
+    """The request URL as it may be printed: without the user part of the base URL."""
+    parts = urlsplit(str(client.base_url).rstrip("/") + path)
+    return urlunsplit(
+        parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else ""))
+    )
+
+
+def _reason(error: httpx.TransportError) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    if isinstance(error, httpx.ConnectError) and "refused" in text.lower():
+        return "connection refused"
+    return f"{type(error).__name__}: {text}"
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return min(float(value), MAX_RETRY_AFTER_SECONDS) if value is not None else None
+    except ValueError:  # an HTTP date or garbage: fall back to our own backoff
+        return None
+
+
 def get_with_retries(
-    client: httpx.Client, url: str, params: dict, retries: int, backoff_seconds: float
+    client: httpx.Client, path: str, params: dict, retries: int, backoff_seconds: float
 ) -> httpx.Response:
-    """GET with exponential backoff on 5xx, 429 (honouring Retry-After) and timeouts."""
+    """GET with exponential backoff on 5xx, 429 (honouring Retry-After) and transport errors."""
+    where = f"{shown_url(client, path)} (date {params.get('date', '?')})"
     for attempt in range(retries + 1):
         try:
-            response = client.get(url, params=params)
-        except httpx.TimeoutException as error:
-            failure = f"timeout: {error}"
+            response = client.get(path, params=params)
+        except httpx.TransportError as error:
+            failure = _reason(error)
         else:
-            if response.status_code not in RETRY_STATUSES:
-                response.raise_for_status()
+            if response.status_code < 400:
                 return response
+            if response.status_code not in RETRY_STATUSES:
+                excerpt = " ".join(response.text[:120].split())
+                raise CatalogApiError(
+                    f"catalog API {where} answered HTTP {response.status_code}: {excerpt!r}; {FIX}"
+                )
             failure = f"HTTP {response.status_code}"
-            retry_after = response.headers.get("Retry-After")
-            if retry_after is not None and attempt < retries:
-                time.sleep(float(retry_after))
+            wait = _retry_after(response.headers.get("Retry-After"))
+            if wait is not None and attempt < retries:
+                time.sleep(wait)
                 continue
         if attempt < retries:
             time.sleep(backoff_seconds * 2**attempt)
-    raise CatalogApiError(f"GET {url} {params} failed after {retries + 1} attempts: {failure}")
+    raise CatalogApiError(
+        f"catalog API {where} failed after {retries + 1} attempts: {failure}; {FIX}"
+    )
 
 
 def catalog_client(base_url: str, timeout_seconds: float = 10.0) -> httpx.Client:
@@ -42,26 +80,46 @@ def catalog_client(base_url: str, timeout_seconds: float = 10.0) -> httpx.Client
     return httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout_seconds)
 
 
+def _page(response: httpx.Response, where: str) -> list[dict]:
+    try:
+        batch = response.json()
+    except ValueError:
+        excerpt = " ".join(response.text[:80].split())
+        raise CatalogApiError(
+            f"catalog API {where} did not answer JSON: {excerpt!r}; {FIX}"
+        ) from None
+    if not isinstance(batch, list) or not all(isinstance(p, dict) and "id" in p for p in batch):
+        raise CatalogApiError(f"catalog API {where} did not answer a list of products; {FIX}")
+    return batch
+
+
 def fetch_products(
     client: httpx.Client,
     day: date,
     page_size: int = 50,
-    retries: int = 6,
+    retries: int = 4,
     backoff_seconds: float = 0.05,
+    max_pages: int = MAX_PAGES,
 ) -> list[dict]:
     """Every product of the catalog as of `day`, each exactly once."""
+    where = f"{shown_url(client, '/products')} (date {day})"
     products: list[dict] = []
-    page = 1
-    while True:
+    seen: set[object] = set()
+    for page in range(1, max_pages + 1):
         params = {"date": day.isoformat(), "limit": page_size, "page": page}
         response = get_with_retries(client, "/products", params, retries, backoff_seconds)
-        batch = response.json()
+        batch = _page(response, where)
+        ids = [product["id"] for product in batch]
+        if seen.intersection(ids) or len(set(ids)) != len(ids):
+            raise CatalogApiError(
+                f"catalog API {where} repeated products on page {page}: its pagination "
+                f"is broken; {FIX}"
+            )
+        seen.update(ids)
         products.extend(batch)
-        total = int(response.headers.get("X-Total-Count", len(products)))
-        if len(batch) < page_size or len(products) >= total:
-            break
-        page += 1
-    ids = [product["id"] for product in products]
-    if len(ids) != len(set(ids)):
-        raise CatalogApiError(f"the API returned {len(ids) - len(set(ids))} duplicate products")
-    return products
+        total = response.headers.get("X-Total-Count")  # optional: else a short page ends
+        if len(batch) < page_size or (total is not None and len(products) >= int(total)):
+            return products
+    raise CatalogApiError(
+        f"catalog API {where} was still paging after {max_pages:,} pages of {page_size}; {FIX}"
+    )

@@ -13,6 +13,9 @@ def s3_filesystem(settings: Settings) -> pafs.S3FileSystem:
     options: dict[str, object] = {
         "region": settings.s3_region,
         "force_virtual_addressing": settings.s3_url_style == "vhost",
+        # every call bounded: an endpoint that stops answering fails the run, never hangs it
+        "connect_timeout": 10,
+        "request_timeout": 60,
     }
     if settings.s3_access_key_id:
         options["access_key"] = settings.s3_access_key_id

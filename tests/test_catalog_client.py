@@ -1,0 +1,125 @@
+"""The catalog client against real HTTP servers that misbehave: every failure bounded, one line."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from flows.catalog_client import CatalogApiError, catalog_client, fetch_products
+
+DAY = date(2025, 10, 1)
+# (status, headers, body) for a request path with query
+Answer = Callable[[str, int], tuple[int, dict[str, str], bytes]]
+
+
+@contextmanager
+def server(answer: Answer) -> Iterator[str]:
+    calls = {"count": 0}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            calls["count"] += 1
+            status, headers, body = answer(self.path, calls["count"])
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+
+
+def products(first: int, count: int) -> bytes:
+    return json.dumps([{"id": first + n, "title": f"p{first + n}"} for n in range(count)]).encode()
+
+
+def fetch(url: str, **options: object) -> list[dict]:
+    with catalog_client(url, timeout_seconds=2) as client:
+        return fetch_products(client, DAY, page_size=5, backoff_seconds=0.01, **options)
+
+
+def test_a_server_that_repeats_its_first_page_is_caught() -> None:
+    with (
+        server(lambda path, n: (200, {}, products(1, 5))) as url,
+        pytest.raises(CatalogApiError) as failure,
+    ):
+        fetch(url)
+    assert str(failure.value) == (
+        f"catalog API {url}/products (date {DAY}) repeated products on page 2: "
+        "its pagination is broken; check LAKEHOUSE_CATALOG_API_URL"
+    )
+
+
+def test_pagination_is_capped() -> None:
+    with (
+        server(lambda path, n: (200, {}, products(n * 10, 5))) as url,
+        pytest.raises(CatalogApiError, match=r"still paging after 3 pages of 5; check"),
+    ):
+        fetch(url, max_pages=3)
+
+
+def test_a_client_error_is_one_line_with_status_and_body() -> None:
+    with (
+        server(lambda path, n: (404, {}, b"no such\ncatalog")) as url,
+        pytest.raises(CatalogApiError) as failure,
+    ):
+        fetch(url)
+    assert str(failure.value) == (
+        f"catalog API {url}/products (date {DAY}) answered HTTP 404: 'no such catalog'; "
+        "check LAKEHOUSE_CATALOG_API_URL"
+    )
+
+
+def test_not_json_is_one_line() -> None:
+    with (
+        server(lambda path, n: (200, {}, b"<html>maintenance</html>")) as url,
+        pytest.raises(
+            CatalogApiError, match=r"did not answer JSON: '<html>maintenance</html>'; check"
+        ),
+    ):
+        fetch(url)
+
+
+def test_transient_failures_then_two_pages_give_every_product_once() -> None:
+    def answer(path: str, call: int) -> tuple[int, dict[str, str], bytes]:
+        if call <= 2:
+            return 503, {"Retry-After": "soon"}, b""  # a Retry-After that is not a number
+        if "page=1" in path:
+            return 200, {"X-Total-Count": "8"}, products(1, 5)
+        return 200, {"X-Total-Count": "8"}, products(6, 3)
+
+    with server(answer) as url:
+        found = fetch(url)
+    assert [product["id"] for product in found] == list(range(1, 9))
+
+
+def test_nothing_listening_fails_fast_and_never_shows_a_password() -> None:
+    with server(lambda path, n: (200, {}, b"[]")) as url:
+        port = url.rsplit(":", 1)[1]
+    began = time.monotonic()
+    with pytest.raises(CatalogApiError) as failure:
+        fetch(f"http://reader:s3cr3t@127.0.0.1:{port}", retries=2)
+    message = str(failure.value)
+    assert time.monotonic() - began < 5
+    assert "\n" not in message and "s3cr3t" not in message
+    assert message == (
+        f"catalog API http://127.0.0.1:{port}/products (date {DAY}) failed after 3 attempts: "
+        "connection refused; check LAKEHOUSE_CATALOG_API_URL"
+    )
