@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -59,6 +59,20 @@ def is_transient(task: object, task_run: object, state: object) -> bool:
     except Exception:
         return True
     return True
+
+
+def io_task(name: str) -> Callable:
+    """A task that reads a source: retried unless retrying cannot help; inputs never hashed.
+
+    Its inputs hold the settings, so no cache key is computed from them (cache_policy NONE).
+    """
+    return task(
+        name=name,
+        retries=2,
+        retry_delay_seconds=[1, 4],
+        retry_condition_fn=is_transient,
+        cache_policy=NONE,
+    )
 
 
 def simulation_config(settings: Settings) -> SimulationConfig:
@@ -190,13 +204,7 @@ def land(lake: Lake, checked: Checked, report: SourceReport) -> None:
 # --- catalog ------------------------------------------------------------------------------
 
 
-@task(
-    name="fetch-catalog",
-    retries=2,
-    retry_delay_seconds=[1, 4],
-    retry_condition_fn=is_transient,
-    cache_policy=NONE,
-)
+@io_task("fetch-catalog")
 def fetch_catalog(settings: Settings, days: list[date], run: str) -> Checked:
     records: list[dict] = []
     sources: list[str] = []
@@ -241,13 +249,7 @@ def known_product_ids(lake: Lake) -> set[int]:
     return set(dataset.to_table(columns=["product_id"])["product_id"].unique().to_pylist())
 
 
-@task(
-    name="extract-shop-changes",
-    retries=2,
-    retry_delay_seconds=[1, 4],
-    retry_condition_fn=is_transient,
-    cache_policy=NONE,
-)
+@io_task("extract-shop-changes")
 def extract_shop(
     settings: Settings, days: list[date], watermark: datetime | None, products: set[int], run: str
 ) -> tuple[dict[str, Checked], datetime | None]:
@@ -338,13 +340,7 @@ def existing_event_sources(lake: Lake, days: set[date]) -> dict[int, str]:
     return known
 
 
-@task(
-    name="read-landing-files",
-    retries=2,
-    retry_delay_seconds=[1, 4],
-    retry_condition_fn=is_transient,
-    cache_policy=NONE,
-)
+@io_task("read-landing-files")
 def read_clickstream(
     settings: Settings, days: list[date], ingested: dict[str, dict], lake: Lake, run: str
 ) -> tuple[Checked, dict[str, dict]]:

@@ -10,9 +10,11 @@ Two depths:
 
 from __future__ import annotations
 
+import hashlib
 import io
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -20,9 +22,13 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from flows.lake import ZONES, Lake
-from flows.manifest import Manifest
+from flows.manifest import Manifest, PartitionRecord
 from flows.schemas import ENTITIES, EVENTS, PRODUCTS, Entity
 from flows.settings import Settings
+
+if TYPE_CHECKING:
+    from flows.ingest import SourceState
+    from generators.shop_db import ShopDatabase
 
 SHOP_ENTITIES = ("customers", "orders", "order_items")
 DB_TIMESTAMP = "%Y-%m-%d %H:%M:%S"  # Arrow prints microseconds after the seconds
@@ -82,20 +88,18 @@ def _check_entity(lake: Lake, zone: str, entity: Entity, deep: bool) -> list[Fin
 
 
 def _check_content(
-    lake: Lake, zone: str, entity: Entity, day: date, path: str, entry: object
+    lake: Lake, zone: str, entity: Entity, day: date, path: str, entry: PartitionRecord
 ) -> list[Finding]:
-    import hashlib
-
     with lake.fs.open_input_stream(path) as stream:
         data = stream.read()
-    if hashlib.sha256(data).hexdigest() != entry.sha256:  # type: ignore[attr-defined]
-        return [Finding(entity.name, "checksum differs from the manifest", zone, (day,))]
     try:
         rows = pq.ParquetFile(io.BytesIO(data)).metadata.num_rows
     except pa.ArrowException as error:
         return [Finding(entity.name, f"unreadable: {error}", zone, (day,))]
-    if rows != entry.rows:  # type: ignore[attr-defined]
-        problem = f"{rows:,} rows, the manifest says {entry.rows:,}"  # type: ignore[attr-defined]
+    if hashlib.sha256(data).hexdigest() != entry.sha256:
+        return [Finding(entity.name, "checksum differs from the manifest", zone, (day,))]
+    if rows != entry.rows:
+        problem = f"{rows:,} rows, the manifest says {entry.rows:,}"
         return [Finding(entity.name, problem, zone, (day,))]
     return []
 
@@ -122,8 +126,8 @@ def check_sources(settings: Settings, lake: Lake) -> list[Finding]:
     )
 
 
-def _check_catalog(lake: Lake, state: object) -> list[Finding]:
-    taken = {date.fromisoformat(day) for day in state.data.get("snapshot_days", [])}  # type: ignore[attr-defined]
+def _check_catalog(lake: Lake, state: SourceState) -> list[Finding]:
+    taken = {date.fromisoformat(day) for day in state.data.get("snapshot_days", [])}
     present = set().union(*(lake.partition_files(zone, PRODUCTS) for zone in ZONES))
     missing = tuple(sorted(taken - present))
     if not missing:
@@ -131,10 +135,10 @@ def _check_catalog(lake: Lake, state: object) -> list[Finding]:
     return [Finding("products", "snapshot taken but not in the lake", "raw", missing)]
 
 
-def _check_shop(settings: Settings, lake: Lake, state: object) -> list[Finding]:
+def _check_shop(settings: Settings, lake: Lake, state: SourceState) -> list[Finding]:
     from generators.shop_db import KEYS, ShopDatabase
 
-    watermark = state.watermark  # type: ignore[attr-defined]
+    watermark = state.watermark
     if watermark is None:
         return []
     findings = []
@@ -157,17 +161,20 @@ def _check_shop(settings: Settings, lake: Lake, state: object) -> list[Finding]:
 
 
 def _source_versions(
-    database: object, table: str, key: str, watermark: datetime
+    database: ShopDatabase, table: str, key: str, watermark: datetime
 ) -> tuple[pa.Array, pa.Array]:
-    """Key and updated_at text of every row the shop database holds up to the watermark."""
-    from flows.extract import DB_TIMESTAMP as STORED
+    """Key and updated_at text of every row the shop database holds up to the watermark.
+
+    The text is the one ingestion writes into `_source` (flows/extract.py, DB_TIMESTAMP): Arrow's
+    %S prints the microseconds after the seconds.
+    """
     from flows.extract import _bound
 
-    placeholder = "?" if database.engine == "sqlite" else "%s"  # type: ignore[attr-defined]
-    cursor = database.connection.cursor()  # type: ignore[attr-defined]
+    placeholder = "?" if database.engine == "sqlite" else "%s"
+    cursor = database.connection.cursor()
     cursor.execute(
         f"select {key}, updated_at from {table} where updated_at <= {placeholder}",
-        (_bound(database, watermark),),  # type: ignore[arg-type]
+        (_bound(database, watermark),),
     )
     rows = cursor.fetchall()
     if not rows:
@@ -175,14 +182,13 @@ def _source_versions(
     ids, stamps = zip(*rows, strict=True)
     if isinstance(stamps[0], datetime):
         texts = pc.strftime(pa.array(stamps, pa.timestamp("us", "UTC")), DB_TIMESTAMP)
-        assert STORED.endswith(".%f")  # Arrow's %S carries the same six decimals
     else:
         texts = pa.array(stamps, pa.string())
     return pa.array(ids, pa.int64()), texts
 
 
-def _check_clickstream(lake: Lake, state: object) -> list[Finding]:
-    files: dict[str, dict] = state.data.get("files", {})  # type: ignore[attr-defined]
+def _check_clickstream(lake: Lake, state: SourceState) -> list[Finding]:
+    files: dict[str, dict] = state.data.get("files", {})
     if not files:
         return []
     sources = _lake_sources(lake, EVENTS)

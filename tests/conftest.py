@@ -150,8 +150,14 @@ def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectSer
     from flows.prefect_server import start_server, stop_server
 
     database = tmp_path_factory.mktemp("prefect-server") / "prefect.db"
+    connection = f"sqlite+aiosqlite:///{database}"
+    # both names: the test harness sets the current one, which would win over the older alias
     process, url = start_server(
-        120, {"PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{database}"}
+        120,
+        {
+            "PREFECT_SERVER_DATABASE_CONNECTION_URL": connection,
+            "PREFECT_API_DATABASE_CONNECTION_URL": connection,
+        },
     )
     try:
         yield PrefectServer(url, database)

@@ -34,7 +34,7 @@ STAGES = [
     ("catalog", "for flow 'ingest-catalog-api'", 0.3),
     ("shop", "for flow 'ingest-shop-db'", 0.3),
     ("clickstream", "for flow 'ingest-clickstream'", 0.2),
-    ("dbt", "building the warehouse", 3.0),
+    ("dbt", "building the warehouse", 1.5),
     ("gate", "gating build", 0.1),
     ("publish", "publishing the gated build", 0.0),
 ]
@@ -78,7 +78,11 @@ def assert_lake_holds_every_source_record(workspace: Workspace) -> None:
     """raw + quarantine = source: every shop row, every landing line, each exactly once."""
     database = workspace.root / "sources" / "shop.sqlite"
     with sqlite3.connect(database) as shop:
-        for table, key in (("customers", "customer_id"), ("orders", "order_id")):
+        for table, key in (
+            ("customers", "customer_id"),
+            ("orders", "order_id"),
+            ("order_items", "order_item_id"),
+        ):
             rows = {
                 f"shop:{table}/{row[0]}@{row[1]}"
                 for row in shop.execute(f"select {key}, updated_at from {table}")

@@ -116,6 +116,11 @@ def test_failing_contract_blocks_publish_and_keeps_previous_file(
         "the previous warehouse keeps serving"
     )
     assert file_hash(copy.warehouse_path) == previous
+    from flows.publish import PublishRefused, publish
+
+    with pytest.raises(PublishRefused, match=r"failed the quality gate \(quality gate failed: "):
+        publish(copy)  # what `lakehouse publish` does: the rejected build stays unpublished
+    assert file_hash(copy.warehouse_path) == previous
     stored = json.loads((copy.run_state_dir / "quality_gate.json").read_text())
     failed = sorted(
         (check["column"], check["check"], check["value"])
