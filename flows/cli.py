@@ -50,6 +50,7 @@ def _command(settings: Settings, prefect: bool = True, lock: bool = False) -> It
     """
     from flows import logs
     from flows.lock import LockHeld, writer_lock
+    from flows.publish import PublishRefused
 
     logs.configure(settings)
     try:
@@ -67,7 +68,9 @@ def _command(settings: Settings, prefect: bool = True, lock: bool = False) -> It
         logging.getLogger("lakehouse").error("%s failed", " ".join(sys.argv[1:2]), exc_info=error)
         text = " ".join(str(error).split()) or type(error).__name__
         message = logs.scrub(text, logs.secrets_of(settings))
-        typer.echo(f"error: {message} (full trace in {settings.log_path})", err=True)
+        if not isinstance(error, LockHeld | PublishRefused):  # expected states: no trace to read
+            message += f" (full trace in {settings.log_path})"
+        typer.echo(f"error: {message}", err=True)
         raise typer.Exit(EXIT_LOCKED if isinstance(error, LockHeld) else EXIT_FAILED) from None
 
 
@@ -261,7 +264,8 @@ def repair() -> None:
         typer.echo(f"still wrong: {finding.line()}", err=True)
     if outcome.remaining:
         raise typer.Exit(EXIT_FAILED)
-    typer.echo("the lake agrees with its manifests and its sources")
+    lost = f"; {len(outcome.losses)} partitions are short of rows (above)" if outcome.losses else ""
+    typer.echo(f"the lake agrees with its manifests and its sources{lost}")
 
 
 @app.command()

@@ -71,8 +71,9 @@ class Holder:
         return False
 
     def describe(self) -> str:
+        started = self.started_at.replace("T", " ").replace("+00:00", " UTC")
         return (
-            f"`{self.command}` (pid {self.pid} on {self.host}, started {self.started_at}, "
+            f"`{self.command}` (pid {self.pid} on {self.host}, started {started}, "
             f"last heartbeat {self.age():.0f} s ago)"
         )
 
