@@ -115,7 +115,7 @@ def stop_server(process: subprocess.Popen) -> None:
 @contextmanager
 def prefect_api(startup_seconds: float) -> Iterator[str]:
     """The Prefect API URL for this run; starts (and afterwards stops) a server if none is set."""
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
 
     configured = PREFECT_API_URL.value()
     if configured:
@@ -123,7 +123,8 @@ def prefect_api(startup_seconds: float) -> Iterator[str]:
         return
     process, url = start_server(startup_seconds)
     try:
-        with temporary_settings(updates={PREFECT_API_URL: url}):
+        # no UI is served and the server ends with the run: no "View at" links to print
+        with temporary_settings(updates={PREFECT_API_URL: url, PREFECT_UI_URL: ""}):
             try:
                 yield url
             finally:
