@@ -26,9 +26,7 @@ class CatalogApiError(RuntimeError):
 def shown_url(client: httpx.Client, path: str) -> str:
     """The request URL as it may be printed: without the user part of the base URL."""
     parts = urlsplit(str(client.base_url).rstrip("/") + path)
-    return urlunsplit(
-        parts._replace(netloc=parts.hostname + (f":{parts.port}" if parts.port else ""))
-    )
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def _reason(error: httpx.TransportError) -> str:
@@ -39,10 +37,17 @@ def _reason(error: httpx.TransportError) -> str:
 
 
 def _retry_after(value: str | None) -> float | None:
+    """Seconds the server asked us to wait, capped; None (use our backoff) if not a number.
+
+    An HTTP date, garbage, a negative number or NaN would crash time.sleep or wait forever.
+    """
     try:
-        return min(float(value), MAX_RETRY_AFTER_SECONDS) if value is not None else None
-    except ValueError:  # an HTTP date or garbage: fall back to our own backoff
+        seconds = float(value) if value is not None else None
+    except ValueError:
         return None
+    if seconds is None or not 0 <= seconds < float("inf"):
+        return None
+    return min(seconds, MAX_RETRY_AFTER_SECONDS)
 
 
 def get_with_retries(
@@ -56,7 +61,7 @@ def get_with_retries(
         except httpx.TransportError as error:
             failure = _reason(error)
         else:
-            if response.status_code < 400:
+            if response.is_success:  # a 3xx is not followed: it is an answer we cannot use
                 return response
             if response.status_code not in RETRY_STATUSES:
                 excerpt = " ".join(response.text[:120].split())
@@ -88,7 +93,9 @@ def _page(response: httpx.Response, where: str) -> list[dict]:
         raise CatalogApiError(
             f"catalog API {where} did not answer JSON: {excerpt!r}; {FIX}"
         ) from None
-    if not isinstance(batch, list) or not all(isinstance(p, dict) and "id" in p for p in batch):
+    if not isinstance(batch, list) or not all(
+        isinstance(p, dict) and isinstance(p.get("id"), int | str) for p in batch
+    ):
         raise CatalogApiError(f"catalog API {where} did not answer a list of products; {FIX}")
     return batch
 
@@ -117,8 +124,8 @@ def fetch_products(
             )
         seen.update(ids)
         products.extend(batch)
-        total = response.headers.get("X-Total-Count")  # optional: else a short page ends
-        if len(batch) < page_size or (total is not None and len(products) >= int(total)):
+        total = response.headers.get("X-Total-Count", "")  # optional: else a short page ends
+        if len(batch) < page_size or (total.isdigit() and len(products) >= int(total)):
             return products
     raise CatalogApiError(
         f"catalog API {where} was still paging after {max_pages:,} pages of {page_size}; {FIX}"

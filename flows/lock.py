@@ -144,11 +144,13 @@ class FileLockStore:
 class S3LockStore:
     """A lock object on S3, written only with conditional requests."""
 
-    def __init__(self, client: object, bucket: str, key: str, stale_after: float) -> None:
+    def __init__(self, client: object, where: str, stale_after: float) -> None:
+        """`where`: the lake's s3://bucket/prefix; the lock object is <prefix>/_lock.json."""
+        bucket, _, prefix = where.removeprefix("s3://").partition("/")
         self.client = client
         self.bucket = bucket
-        self.key = key
-        self.where = f"s3://{bucket}/{key.rsplit('/', 1)[0]}"
+        self.key = f"{prefix.rstrip('/')}/_lock.json" if prefix else "_lock.json"
+        self.where = where
         self.stale_after = stale_after
         self._etag: str | None = None
 
@@ -233,9 +235,7 @@ def lock_stores(settings: Settings) -> list[LockStore]:
 
     warehouse = FileLockStore(settings.warehouse_path.parent / ".writer.lock")
     if settings.is_s3_lake:
-        bucket, _, prefix = settings.lake_uri.removeprefix("s3://").partition("/")
-        key = f"{prefix}/_lock.json" if prefix else "_lock.json"
-        lake: LockStore = S3LockStore(s3_client(settings), bucket, key, STALE_AFTER_SECONDS)
+        lake: LockStore = S3LockStore(s3_client(settings), settings.lake_uri, STALE_AFTER_SECONDS)
     else:
         lake = FileLockStore(Path(settings.lake_uri) / "_lock")
     return [lake, warehouse]
