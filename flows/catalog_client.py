@@ -125,7 +125,7 @@ def fetch_products(
         seen.update(ids)
         products.extend(batch)
         total = response.headers.get("X-Total-Count", "")  # optional: else a short page ends
-        if len(batch) < page_size or (total.isdigit() and len(products) >= int(total)):
+        if len(batch) < page_size or (total.isdecimal() and len(products) >= int(total)):
             return products
     raise CatalogApiError(
         f"catalog API {where} was still paging after {max_pages:,} pages of {page_size}; {FIX}"

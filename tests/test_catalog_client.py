@@ -44,6 +44,7 @@ def server(answer: Answer) -> Iterator[str]:
         yield f"http://127.0.0.1:{httpd.server_address[1]}"
     finally:
         httpd.shutdown()
+        httpd.server_close()  # nothing listens on the port afterwards
 
 
 def products(first: int, count: int) -> bytes:
@@ -87,6 +88,28 @@ def test_a_client_error_is_one_line_with_status_and_body() -> None:
     )
 
 
+def test_a_redirect_is_not_taken_for_an_empty_catalog() -> None:
+    with (
+        server(lambda path, n: (301, {"Location": "https://elsewhere/"}, b"")) as url,
+        pytest.raises(CatalogApiError, match=r"answered HTTP 301: ''; check"),
+    ):
+        fetch(url)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"id": 1}', b'[{"title": "no id"}]', b'[{"id": [1]}]', b"[1, 2]"],
+    ids=["object", "no-id", "list-id", "numbers"],
+)
+def test_json_that_is_not_a_list_of_products_is_one_line(body: bytes) -> None:
+    with server(lambda path, n: (200, {}, body)) as url, pytest.raises(CatalogApiError) as failure:
+        fetch(url)
+    assert str(failure.value) == (
+        f"catalog API {url}/products (date {DAY}) did not answer a list of products; "
+        "check LAKEHOUSE_CATALOG_API_URL"
+    )
+
+
 def test_not_json_is_one_line() -> None:
     with (
         server(lambda path, n: (200, {}, b"<html>maintenance</html>")) as url,
@@ -97,29 +120,54 @@ def test_not_json_is_one_line() -> None:
         fetch(url)
 
 
-def test_transient_failures_then_two_pages_give_every_product_once() -> None:
+@pytest.mark.parametrize("retry_after", ["soon", "-5", "nan", "inf", "0"])
+def test_transient_failures_then_two_pages_give_every_product_once(retry_after: str) -> None:
     def answer(path: str, call: int) -> tuple[int, dict[str, str], bytes]:
-        if call <= 2:
-            return 503, {"Retry-After": "soon"}, b""  # a Retry-After that is not a number
+        if call <= 2:  # a Retry-After that is not a usable number falls back to the backoff
+            return 503, {"Retry-After": retry_after}, b""
         if "page=1" in path:
             return 200, {"X-Total-Count": "8"}, products(1, 5)
         return 200, {"X-Total-Count": "8"}, products(6, 3)
 
+    began = time.monotonic()
     with server(answer) as url:
         found = fetch(url)
     assert [product["id"] for product in found] == list(range(1, 9))
+    assert time.monotonic() - began < 5
 
 
-def test_nothing_listening_fails_fast_and_never_shows_a_password() -> None:
+def test_a_total_count_that_is_not_a_number_is_ignored() -> None:
+    def answer(path: str, call: int) -> tuple[int, dict[str, str], bytes]:
+        first = 1 if "page=1" in path else 6
+        return 200, {"X-Total-Count": "many"}, products(first, 5 if first == 1 else 2)
+
+    with server(answer) as url:
+        assert [product["id"] for product in fetch(url)] == list(range(1, 8))
+
+
+@pytest.mark.parametrize("userinfo", ["", "reader:s3cr3t@"], ids=["plain", "with-password"])
+def test_nothing_listening_fails_fast_and_never_shows_a_password(userinfo: str) -> None:
     with server(lambda path, n: (200, {}, b"[]")) as url:
         port = url.rsplit(":", 1)[1]
     began = time.monotonic()
     with pytest.raises(CatalogApiError) as failure:
-        fetch(f"http://reader:s3cr3t@127.0.0.1:{port}", retries=2)
+        fetch(f"http://{userinfo}127.0.0.1:{port}", retries=2)
     message = str(failure.value)
     assert time.monotonic() - began < 5
     assert "\n" not in message and "s3cr3t" not in message
     assert message == (
         f"catalog API http://127.0.0.1:{port}/products (date {DAY}) failed after 3 attempts: "
         "connection refused; check LAKEHOUSE_CATALOG_API_URL"
+    )
+
+
+def test_an_http_error_never_shows_the_password() -> None:
+    with (
+        server(lambda path, n: (404, {}, b"gone")) as url,
+        pytest.raises(CatalogApiError) as failure,
+    ):
+        fetch(url.replace("http://", "http://reader:s3cr3t@"))
+    assert "s3cr3t" not in str(failure.value)
+    assert str(failure.value).startswith(
+        f"catalog API {url}/products (date {DAY}) answered HTTP 404"
     )
