@@ -25,7 +25,6 @@ from tests.cli import (
     wait_for_line,
     warehouse_value,
 )
-from tests.conftest import PrefectServer
 
 pytestmark = pytest.mark.e2e
 
@@ -220,6 +219,18 @@ def test_a_lost_partition_is_named_by_verify_failed_by_the_gate_and_restored_by_
     ):
         assert line in message
     assert file_hash(workspace.published) == published
+    with mock.patch.dict(os.environ, workspace.environment):  # what the Data Health page says
+        from streamlit.testing.v1 import AppTest
+
+        from tests.test_app import APP
+
+        app = AppTest.from_file(APP, default_timeout=60)
+        app.run()
+        app.switch_page("pages/health.py")
+        app.run()
+    assert not app.exception
+    (refused,) = [error.value for error in app.error if "lake disagrees" in error.value]
+    assert "raw/shop/orders 2025-10-10: partition missing (" in refused
 
     result = workspace.run("run")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -233,10 +244,14 @@ def test_a_lost_partition_is_named_by_verify_failed_by_the_gate_and_restored_by_
     assert_whole(workspace)
 
 
-def test_a_second_run_is_refused_at_once_naming_the_first(
+def test_a_second_run_is_refused_at_once_and_a_rerun_adds_nothing(
     completed: Workspace, tmp_path: Path
 ) -> None:
-    workspace = without_lake(completed, tmp_path / "data")
+    """Two runs at once on one lake; the first, a rerun of the same window, must add nothing."""
+    workspace = completed.copy(tmp_path / "data")
+    manifests = {
+        path: path.read_bytes() for path in (workspace.lake / "_manifests").rglob("*.json")
+    }
     first = workspace.start("run")
     wait_for_line(first, "for flow 'ingest'")
     began = time.monotonic()
@@ -250,6 +265,13 @@ def test_a_second_run_is_refused_at_once_naming_the_first(
     assert line.startswith(f"error: another run is writing to {workspace.lake}: `lakehouse run`")
     assert f"(pid {first.pid} on " in line
     assert refused_after < 20  # no Prefect server, no ingestion: refused at the door
+
+    (landed,) = [line for line in first_output.splitlines() if line.startswith("landed: ")]
+    counts = [int(part.split()[-1]) for part in landed.removeprefix("landed: ").split(", ")]
+    assert counts and set(counts) == {0}, landed
+    assert manifests == {
+        path: path.read_bytes() for path in (workspace.lake / "_manifests").rglob("*.json")
+    }
     assert_whole(workspace)
 
 
@@ -277,20 +299,3 @@ def test_a_build_that_failed_dbt_is_never_published(completed: Workspace, tmp_pa
     assert "failed dbt (dbt build failed: " in line and "not published" in line
     assert file_hash(workspace.published) == published
     assert "Traceback" in workspace.log.read_text()  # the whole story is in the log file
-
-
-def test_a_deployment_style_rerun_of_the_same_window_adds_nothing(
-    completed: Workspace, tmp_path: Path, prefect_api: PrefectServer
-) -> None:
-    workspace = completed.copy(tmp_path / "data")
-    manifests = {
-        path: path.read_bytes() for path in (workspace.lake / "_manifests").rglob("*.json")
-    }
-    result = workspace.run("run")
-    assert result.returncode == 0, result.stdout + result.stderr
-    (landed,) = [line for line in result.stdout.splitlines() if line.startswith("landed: ")]
-    counts = [int(part.split()[-1]) for part in landed.removeprefix("landed: ").split(", ")]
-    assert counts and set(counts) == {0}, landed
-    assert manifests == {
-        path: path.read_bytes() for path in (workspace.lake / "_manifests").rglob("*.json")
-    }

@@ -39,6 +39,12 @@ card("Quality gate")
 gate_file = settings.run_state_dir / "quality_gate.json"
 if gate_file.exists():
     gate = json.loads(gate_file.read_text())
+    if gate.get("lake"):
+        st.error(
+            "The last build was refused: the lake disagrees with its manifests — "
+            + "; ".join(gate["lake"])
+            + ". The next run ingests again what is missing."
+        )
     checks = pd.DataFrame(gate["checks"])
     passed = int((checks.outcome == "PASSED").sum())
     st.metric("Checks passed", f"{passed} of {len(checks)}")
