@@ -56,68 +56,75 @@ def fetch(url: str, **options: object) -> list[dict]:
         return fetch_products(client, DAY, page_size=5, backoff_seconds=0.01, **options)
 
 
-def test_a_server_that_repeats_its_first_page_is_caught() -> None:
-    with (
-        server(lambda path, n: (200, {}, products(1, 5))) as url,
-        pytest.raises(CatalogApiError) as failure,
-    ):
-        fetch(url)
-    assert str(failure.value) == (
-        f"catalog API {url}/products (date {DAY}) repeated products on page 2: "
-        "its pagination is broken; check LAKEHOUSE_CATALOG_API_URL"
-    )
+def failure_of(answer: Answer, **options: object) -> tuple[str, str]:
+    """(the server's URL, the one-line error) of a fetch from a server answering `answer`."""
+    with server(answer) as url, pytest.raises(CatalogApiError) as failure:
+        fetch(url, **options)
+    message = str(failure.value)
+    assert "\n" not in message
+    return url, message
 
 
-def test_pagination_is_capped() -> None:
-    with (
-        server(lambda path, n: (200, {}, products(n * 10, 5))) as url,
-        pytest.raises(CatalogApiError, match=r"still paging after 3 pages of 5; check"),
-    ):
-        fetch(url, max_pages=3)
-
-
-def test_a_client_error_is_one_line_with_status_and_body() -> None:
-    with (
-        server(lambda path, n: (404, {}, b"no such\ncatalog")) as url,
-        pytest.raises(CatalogApiError) as failure,
-    ):
-        fetch(url)
-    assert str(failure.value) == (
-        f"catalog API {url}/products (date {DAY}) answered HTTP 404: 'no such catalog'; "
-        "check LAKEHOUSE_CATALOG_API_URL"
-    )
-
-
-def test_a_redirect_is_not_taken_for_an_empty_catalog() -> None:
-    with (
-        server(lambda path, n: (301, {"Location": "https://elsewhere/"}, b"")) as url,
-        pytest.raises(CatalogApiError, match=r"answered HTTP 301: ''; check"),
-    ):
-        fetch(url)
+FIX = "check LAKEHOUSE_CATALOG_API_URL"
+# (case, the server's answer to (path, call number), fetch options, the error after the URL)
+FAILURES = [
+    (
+        "repeats its first page",
+        lambda path, n: (200, {}, products(1, 5)),
+        {},
+        f"repeated products on page 2: its pagination is broken; {FIX}",
+    ),
+    (
+        "pages forever",
+        lambda path, n: (200, {}, products(n * 10, 5)),
+        {"max_pages": 3},
+        f"was still paging after 3 pages of 5; {FIX}",
+    ),
+    (
+        "client error",
+        lambda path, n: (404, {}, b"no such\ncatalog"),
+        {},
+        f"answered HTTP 404: 'no such catalog'; {FIX}",
+    ),
+    (
+        "redirect",  # not taken for an empty catalog
+        lambda path, n: (301, {"Location": "https://elsewhere/"}, b""),
+        {},
+        f"answered HTTP 301: ''; {FIX}",
+    ),
+    (
+        "not json",
+        lambda path, n: (200, {}, b"<html>maintenance</html>"),
+        {},
+        f"did not answer JSON: '<html>maintenance</html>'; {FIX}",
+    ),
+    *[
+        (
+            f"json {name}",
+            lambda path, n, body=body: (200, {}, body),
+            {},
+            f"did not answer a list of products; {FIX}",
+        )
+        for name, body in [
+            ("object", b'{"id": 1}'),
+            ("without id", b'[{"title": "no id"}]'),
+            ("list id", b'[{"id": [1]}]'),
+            ("numbers", b"[1, 2]"),
+        ]
+    ],
+]
 
 
 @pytest.mark.parametrize(
-    "body",
-    [b'{"id": 1}', b'[{"title": "no id"}]', b'[{"id": [1]}]', b"[1, 2]"],
-    ids=["object", "no-id", "list-id", "numbers"],
+    ("answer", "options", "expected"),
+    [case[1:] for case in FAILURES],
+    ids=[case[0] for case in FAILURES],
 )
-def test_json_that_is_not_a_list_of_products_is_one_line(body: bytes) -> None:
-    with server(lambda path, n: (200, {}, body)) as url, pytest.raises(CatalogApiError) as failure:
-        fetch(url)
-    assert str(failure.value) == (
-        f"catalog API {url}/products (date {DAY}) did not answer a list of products; "
-        "check LAKEHOUSE_CATALOG_API_URL"
-    )
-
-
-def test_not_json_is_one_line() -> None:
-    with (
-        server(lambda path, n: (200, {}, b"<html>maintenance</html>")) as url,
-        pytest.raises(
-            CatalogApiError, match=r"did not answer JSON: '<html>maintenance</html>'; check"
-        ),
-    ):
-        fetch(url)
+def test_a_misbehaving_server_is_one_line_naming_the_url(
+    answer: Answer, options: dict, expected: str
+) -> None:
+    url, message = failure_of(answer, **options)
+    assert message == f"catalog API {url}/products (date {DAY}) {expected}"
 
 
 @pytest.mark.parametrize("retry_after", ["soon", "-5", "nan", "inf", "0"])
