@@ -217,6 +217,24 @@ def _ingest_window(start: date, end: date) -> None:
 
 
 @app.command()
+def build(
+    full_refresh: Annotated[
+        bool, typer.Option(help="Rebuild incremental models from scratch (after a model change)")
+    ] = False,
+) -> None:
+    """Rebuild the warehouse from the lake without ingesting, gate it, publish it."""
+    settings = _settings_or_exit()
+    began = time.perf_counter()
+    with _command(settings, lock=True):
+        from flows.pipeline import build_and_publish
+
+        result = build_and_publish(full_refresh=full_refresh)
+    typer.echo(f"dbt: {result.dbt_statuses}")
+    typer.echo(f"{result.gate.summary()}")
+    typer.echo(f"published {result.published} in {time.perf_counter() - began:.1f} s")
+
+
+@app.command()
 def publish() -> None:
     """Publish the current build, only if it passed dbt and the quality gate in its run."""
     settings = _settings_or_exit()

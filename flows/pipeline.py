@@ -24,9 +24,14 @@ from flows.publish import (
 )
 from flows.quality import GateResult, store_result, verify_contracts
 from flows.repair import plan_repair, reseal
+from flows.schemas import ENTITIES
 from flows.settings import Settings, ensure_writable, load_settings
 from flows.verify import check_manifests
 from flows.warehouse import BuildError, build_warehouse
+
+
+class EmptyLake(RuntimeError):
+    """There is nothing in the lake to build a warehouse from."""
 
 
 class QualityGateFailed(RuntimeError):
@@ -129,3 +134,21 @@ def lakehouse_pipeline(
         statuses = build(settings, full_refresh)
         gate, published = gate_and_publish(settings)
     return PipelineResult(rows, statuses, gate, published)
+
+
+@flow(name="build-and-publish")
+def build_and_publish(full_refresh: bool = False) -> PipelineResult:
+    """Rebuild the warehouse from the lake as it is (no ingestion), gate it, publish it."""
+    settings = load_settings()
+    ensure_writable(settings)
+    lake = Lake.from_settings(settings)
+    empty = [entity.name for entity in ENTITIES.values() if not lake.partition_files("raw", entity)]
+    if empty:
+        raise EmptyLake(
+            f"the lake at {settings.lake_uri} holds no {', '.join(empty)} yet: "
+            "ingest first (lakehouse run, or lakehouse backfill)"
+        )
+    with writer_lock(settings):
+        statuses = build(settings, full_refresh)
+        gate, published = gate_and_publish(settings)
+    return PipelineResult({}, statuses, gate, published)

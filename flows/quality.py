@@ -43,12 +43,16 @@ class GateResult:
         return f"quality gate failed: {', '.join(problems)}"
 
 
-def _data_source_yaml(database: Path) -> str:
+def _data_source_yaml(database: Path, configuration: dict[str, str]) -> str:
     return json.dumps(
         {
             "type": "duckdb",
             "name": DATA_SOURCE_NAME,
-            "connection": {"database": str(database.resolve()), "read_only": True},
+            "connection": {
+                "database": str(database.resolve()),
+                "read_only": True,
+                "configuration": configuration,
+            },
         }
     )
 
@@ -62,7 +66,9 @@ def verify_contracts(settings: Settings, database: Path | None = None) -> GateRe
     result = ContractVerificationSession.execute(
         contract_yaml_sources=[ContractYamlSource.from_file_path(str(path)) for path in contracts],
         data_source_yaml_sources=[
-            DataSourceYamlSource.from_str(_data_source_yaml(database or settings.build_path))
+            DataSourceYamlSource.from_str(
+                _data_source_yaml(database or settings.build_path, settings.duckdb_config())
+            )
         ],
     )
     checks = [

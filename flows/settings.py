@@ -7,6 +7,7 @@ working directory. ``.env.example`` documents every key.
 from __future__ import annotations
 
 import os
+import re
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
@@ -73,6 +74,13 @@ class Settings(BaseSettings):
     prefect_startup_seconds: float = Field(
         120.0, description="How long a run waits for its temporary Prefect server to start"
     )
+    duckdb_memory_limit: str = Field(
+        "3GB", description="Memory DuckDB may use per connection (dbt, ingestion, the gate)"
+    )
+    duckdb_threads: int = Field(0, description="DuckDB threads; 0: one per CPU core")
+    duckdb_temp_directory: Path = Field(
+        Path("data/tmp"), description="Where DuckDB spills work that does not fit in memory"
+    )
 
     @field_validator("scale_factor")
     @classmethod
@@ -114,6 +122,20 @@ class Settings(BaseSettings):
     def _startup_positive(cls, value: float) -> float:
         if value <= 0:
             raise ValueError("must be > 0")
+        return value
+
+    @field_validator("duckdb_memory_limit")
+    @classmethod
+    def _memory_has_unit(cls, value: str) -> str:
+        if not re.fullmatch(r"\s*\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", value, re.I):
+            raise ValueError("must be a size with a unit, e.g. 2GB or 512MiB")
+        return value.strip()
+
+    @field_validator("duckdb_threads")
+    @classmethod
+    def _threads_non_negative(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError("must be >= 0 (0: one per CPU core)")
         return value
 
     @field_validator("seed")
@@ -160,6 +182,23 @@ class Settings(BaseSettings):
     def run_state_dir(self) -> Path:
         """Check results and run records, next to the warehouse."""
         return self.warehouse_path.parent / "runs"
+
+    @property
+    def threads(self) -> int:
+        """DuckDB threads: the setting, or one per CPU core this process may use."""
+        return self.duckdb_threads or len(os.sched_getaffinity(0))
+
+    def duckdb_config(self) -> dict[str, str]:
+        """Memory, threads and spill folder for every DuckDB connection the pipeline opens.
+
+        DuckDB's default takes 80% of RAM per connection; the pipeline bounds it instead.
+        """
+        self.duckdb_temp_directory.mkdir(parents=True, exist_ok=True)
+        return {
+            "memory_limit": self.duckdb_memory_limit,
+            "threads": str(self.threads),
+            "temp_directory": str(self.duckdb_temp_directory.resolve()),
+        }
 
     @property
     def log_path(self) -> Path:

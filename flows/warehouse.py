@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gc
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -37,6 +39,10 @@ def dbt_environment(settings: Settings) -> dict[str, str]:
         "DBT_ENV_SECRET_S3_KEY_ID": settings.s3_access_key_id,
         "DBT_ENV_SECRET_S3_SECRET": settings.s3_secret_access_key.get_secret_value(),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        **{
+            f"DBT_LAKEHOUSE_{name.upper()}": value
+            for name, value in settings.duckdb_config().items()
+        },
     }
 
 
@@ -89,9 +95,18 @@ def release_build_file() -> None:
     gc.collect()
 
 
-def build_warehouse(settings: Settings, full_refresh: bool = False) -> dict[str, int]:
-    """`dbt build` (models and dbt tests); raises BuildError naming what failed."""
-    result = run_dbt(settings, "build", "--quiet", *(["--full-refresh"] if full_refresh else []))
+def build_warehouse(
+    settings: Settings, full_refresh: bool = False, lake_since: date | None = None
+) -> dict[str, int]:
+    """`dbt build` (models and dbt tests); raises BuildError naming what failed.
+
+    `lake_since` is the earliest lake partition day written since the last build that passed:
+    incremental models read only partitions from that day on. None: they read every partition.
+    """
+    options = ["--full-refresh"] if full_refresh else []
+    if lake_since is not None and not full_refresh:
+        options += ["--vars", json.dumps({"lake_since": lake_since.isoformat()})]
+    result = run_dbt(settings, "build", "--quiet", *options)
     if result.exception is not None:
         raise BuildError(f"dbt could not run: {result.exception}")
     failures = [
