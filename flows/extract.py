@@ -1,95 +1,126 @@
-"""Read the three sources: rows changed in the shop database, catalog pages, landing files."""
+"""Read the three sources into DuckDB, in the shape flows/validation.py checks.
+
+- The shop database is attached with DuckDB's sqlite or postgres extension; its change log
+  (`<table>_changes`, filled by triggers) is read past a change-id watermark, so every version of
+  a row arrives, however often it changed between two extractions.
+- Landing files are read by DuckDB (`read_text`), split into lines and parsed as JSON there.
+- Catalog pages come from the REST API; each product is handed to DuckDB as its JSON text.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
 
+import duckdb
 import httpx
+import pyarrow as pa
 import pyarrow.fs as pafs
 
 from flows.catalog_client import fetch_products
+from flows.duck import quoted
 from flows.schemas import Entity
-from generators.shop_db import ShopDatabase
+from flows.settings import redact_url
+from generators.shop_db import DatabaseUnavailable, changes_table
 
 DB_TIMESTAMP = "%Y-%m-%d %H:%M:%S.%f"
+SHOP = "shop"  # the attached database's name
 
 
-def _bound(database: ShopDatabase, instant: datetime) -> object:
-    """A timestamp parameter as the engine compares it (SQLite stores fixed-width UTC text)."""
-    if database.engine == "sqlite":
-        return instant.astimezone(UTC).strftime(DB_TIMESTAMP)
-    return instant
+# --- shop database ------------------------------------------------------------------------------
 
 
-def extract_changed(
-    database: ShopDatabase, entity: Entity, since: datetime, until: datetime
-) -> list[dict]:
-    """Rows of `entity` whose updated_at is in [since, until), as the database holds them."""
-    placeholder = "?" if database.engine == "sqlite" else "%s"
-    money = {field.name for field in entity.schema if str(field.type).startswith("decimal")}
-    columns = ", ".join(
-        f"cast(round({name} * 100) as bigint) as {name}" if name in money else name
-        for name in entity.schema.names
-    )
-    cursor = database.connection.cursor()
-    cursor.execute(
-        f"select {columns} from {entity.name} "
-        f"where updated_at >= {placeholder} and updated_at < {placeholder} "
-        f"order by updated_at, {entity.key[0]}",
-        (_bound(database, since), _bound(database, until)),
-    )
+def attach_shop(connection: duckdb.DuckDBPyConnection, url: str) -> None:
+    """Attach the shop database read-only as `shop`; every column reads as text.
+
+    SQLite keeps whatever a writer stored, so its columns are read as text (sqlite_all_varchar)
+    and typed by the checks; PostgreSQL columns are cast to text in `shop_changes`.
+    """
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.exists():
+            raise DatabaseUnavailable(
+                f"shop database {path} does not exist: run `lakehouse generate`, "
+                "or set LAKEHOUSE_SOURCE_DB_URL to the database to read"
+            )
+        connection.execute("set sqlite_all_varchar = true")
+        target, kind = str(path), "sqlite"
+    else:
+        target, kind = url.replace("postgres://", "postgresql://", 1), "postgres"
+    try:
+        connection.execute(f"attach {quoted(target)} as {SHOP} (type {kind}, read_only)")
+    except duckdb.Error as error:
+        password = urlsplit(url).password
+        reason = " ".join(str(error).split())
+        if password:
+            reason = reason.replace(password, "***")
+        raise DatabaseUnavailable(
+            f"shop database {redact_url(url)} cannot be opened: {reason}; "
+            "check LAKEHOUSE_SOURCE_DB_URL"
+        ) from None
+
+
+def shop_engine(connection: duckdb.DuckDBPyConnection) -> str:
+    return connection.execute(
+        f"select type from duckdb_databases() where database_name = '{SHOP}'"
+    ).fetchone()[0]
+
+
+def _text(column: str, engine: str) -> str:
+    return column if engine == "sqlite" else f"cast({column} as varchar)"
+
+
+def shop_lineage(entity: Entity, row: str = "") -> str:
+    """`_source` of a shop row: shop:<table>/<key>@<updated_at as fixed-width UTC text>."""
+    key, stamp = f'{row}"{entity.key[0]}"', f"{row}updated_at"
+    text = f"coalesce(strftime(try_cast({stamp} as timestamptz), '{DB_TIMESTAMP}'), {stamp})"
+    return f"'shop:{entity.name}/' || coalesce({key}, '?') || '@' || coalesce({text}, '?')"
+
+
+def shop_changes(connection: duckdb.DuckDBPyConnection, entity: Entity, after_change: int) -> str:
+    """SQL for the change-log rows after `after_change`, as text, with change_id and lineage."""
+    engine = shop_engine(connection)
     names = entity.schema.names
-    stamps = [field.name for field in entity.schema if str(field.type).startswith("timestamp")]
-    rows = []
-    for values in cursor.fetchall():
-        row = dict(zip(names, values, strict=True))
-        for name in money:
-            if row[name] is not None:
-                row[name] = _cents(row[name])
-        for name in stamps:  # both engines as the same UTC text
-            if isinstance(row[name], datetime):
-                row[name] = row[name].astimezone(UTC).strftime(DB_TIMESTAMP)
-        rows.append(row)
-    return rows
+    columns = ", ".join(f'{_text(name, engine)} as "{name}"' for name in names)
+    table = f"{SHOP}.{changes_table(entity.name)}"
+    return f"""
+        select cast(change_id as bigint) as change_id, {columns}
+        from {table}
+        where cast(change_id as bigint) > {int(after_change)}
+    """
 
 
-def _cents(cents: int) -> str:
-    sign = "-" if cents < 0 else ""
-    return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
+def shop_records(entity: Entity, changes: str) -> str:
+    """The change rows in the checks' shape; a version read twice is one record."""
+    integers = {field.name for field in entity.schema if pa.types.is_integer(field.type)}
+    record = ", ".join(
+        f"'{name}', "
+        + (f'coalesce(to_json(try_cast("{name}" as bigint)), to_json("{name}"))'
+           if name in integers else f'to_json("{name}")')
+        for name in sorted(entity.schema.names)
+    )  # fmt: skip
+    return f"""
+        select * exclude (change_id),
+            cast(json_object({record}) as varchar) as _record,
+            {shop_lineage(entity)} as _source,
+            cast(try_cast(updated_at as timestamptz) as date) as _fallback_date,
+            cast(null as varchar) as _problem
+        from ({changes})
+        qualify row_number() over (partition by _source order by change_id) = 1
+    """
 
 
-def catalog_records(client: httpx.Client, day: date, page_size: int = 200) -> list[dict]:
-    """The catalog as of `day`, in the lake's product columns."""
-    return [
-        {
-            "product_id": product["id"],
-            "title": product["title"],
-            "description": product.get("description"),
-            "category": product["category"],
-            "image_url": product.get("image"),
-            "rating_rate": (product.get("rating") or {}).get("rate"),
-            "rating_count": (product.get("rating") or {}).get("count"),
-            "price": product["price"],
-            "stock_quantity": product.get("stock"),
-            "updated_at": product.get("updated_at"),
-            "snapshot_date": day,
-        }
-        for product in fetch_products(client, day, page_size=page_size)
-    ]
+# --- landing zone -------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class LandingFile:
-    path: str  # inside the landing filesystem
+    path: str  # as DuckDB reads it: a local path or s3://bucket/key
     relative: str  # from the landing root: the name the state and lineage use
-    data: bytes
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
+    size: int
 
 
 def landing_files(fs: pafs.FileSystem, root: str, day: date) -> list[str]:
@@ -103,22 +134,124 @@ def landing_files(fs: pafs.FileSystem, root: str, day: date) -> list[str]:
     )
 
 
-def read_landing_file(fs: pafs.FileSystem, root: str, path: str) -> LandingFile:
-    with fs.open_input_stream(path) as stream:
-        data = stream.read()
-    return LandingFile(path, path.removeprefix(root).lstrip("/"), data)
+def list_landing(fs: pafs.FileSystem, root: str, uri: str, days: list[date]) -> list[LandingFile]:
+    """The hour files that arrived on `days`: one listing of the clickstream folder."""
+    wanted = {f"clickstream/{day:%Y/%m/%d}/" for day in days}
+    selector = pafs.FileSelector(f"{root}/clickstream", recursive=True, allow_not_found=True)
+    files = []
+    for info in fs.get_file_info(selector):
+        relative = info.path.removeprefix(root).lstrip("/")
+        if info.type != pafs.FileType.File or not relative.endswith(".ndjson"):
+            continue
+        if relative[: len("clickstream/YYYY/MM/DD/")] in wanted:
+            files.append(LandingFile(f"{uri}/{relative}", relative, info.size))
+    return sorted(files, key=lambda file: file.relative)
 
 
-def parse_lines(file: LandingFile) -> list[tuple[int, dict | str]]:
-    """(line number, record) per line; a line that is not a JSON object stays its text."""
-    parsed: list[tuple[int, dict | str]] = []
-    for number, line in enumerate(file.data.decode("utf-8", errors="replace").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            parsed.append((number, line))
-            continue
-        parsed.append((number, record if isinstance(record, dict) else line))
-    return parsed
+def read_landing(connection: duckdb.DuckDBPyConnection, files: list[LandingFile], uri: str) -> None:
+    """Create `landing_text` (file, content, sha256, size): the files' bytes, read by DuckDB."""
+    paths = ", ".join(quoted(file.path) for file in files)
+    prefix = len(uri) + 2  # the relative name starts after "<uri>/"
+    connection.execute(
+        f"""
+        create or replace temporary table landing_text as
+        select substr(filename, {prefix}) as file, content, sha256(content) as sha256, size
+        from read_text([{paths}])
+        """
+    )
+
+
+def split_lines(connection: duckdb.DuckDBPyConnection) -> None:
+    """Create `landing_lines` (file, number, line) from `landing_text`.
+
+    Blank lines are skipped, as a JSON-lines reader does; numbers count every line.
+    """
+    connection.execute(
+        """
+        create or replace temporary table landing_lines as
+        with split as (
+            select file, string_split(content, chr(10)) as lines from landing_text
+        ),
+        numbered as (
+            select file, generate_subscripts(lines, 1) as number, unnest(lines) as line
+            from split
+        )
+        select * from numbered where trim(line) <> ''
+        """
+    )
+
+
+def json_records(
+    entity: Entity, lines: str, renames: dict[str, str] | None = None, strict_keys: bool = True
+) -> str:
+    """Lines of JSON objects in the checks' shape: each field's text and JSON type.
+
+    `renames` maps a field to the JSON path it is read from, when the names differ; with
+    `strict_keys`, a key the entity does not know sends the record to quarantine.
+    """
+    renames = renames or {}
+    known = ", ".join(
+        quoted(renames.get(name, f"$.{name}").removeprefix("$.").split(".")[0])
+        for name in entity.schema.names
+    )
+    fields = []
+    for name in entity.schema.names:
+        path = quoted(renames.get(name, f"$.{name}"))
+        text = f"json_extract_string(line, {path})"
+        kind = f"coalesce(json_type(line, {path}), 'NULL')"
+        fields.append(f'case when is_object then {text} end as "{name}"')
+        fields.append(f'case when is_object then {kind} end as "{name}__kind"')
+    return f"""
+        with parsed as (
+            select *, coalesce(json_valid(line), false)
+                and json_type(case when json_valid(line) then line end) = 'OBJECT' as is_object
+            from ({lines})
+        ),
+        keyed as (
+            select *, case when is_object then list_filter(
+                json_keys(line), key -> not list_contains([{known}], key)
+            ) end as unknown_keys
+            from parsed
+        )
+        select {", ".join(fields)},
+            line as _record,
+            _source,
+            _fallback_date,
+            case
+                when not is_object then 'malformed_json'
+                when {strict_keys} and len(unknown_keys) > 0
+                    then 'unknown_column: ' || array_to_string(list_sort(unknown_keys), ', ')
+            end as _problem
+        from keyed
+    """
+
+
+# --- catalog ------------------------------------------------------------------------------------
+
+CATALOG_FIELDS = {  # lake column → where it is in the API's product JSON
+    "product_id": "$.id",
+    "image_url": "$.image",
+    "rating_rate": "$.rating.rate",
+    "rating_count": "$.rating.count",
+    "stock_quantity": "$.stock",
+}
+
+
+def catalog_lines(client: httpx.Client, day: date, page_size: int = 200) -> pa.Table:
+    """The catalog as of `day`: one JSON text per product, with its snapshot date added."""
+    products = fetch_products(client, day, page_size=page_size)
+    lines = [json.dumps({**product, "snapshot_date": day.isoformat()}) for product in products]
+    return pa.table(
+        {
+            "line": pa.array(lines, pa.string()),
+            "_source": pa.array(
+                [f"catalog:/products?date={day}#{product.get('id')}" for product in products],
+                pa.string(),
+            ),
+            "_fallback_date": pa.array([day] * len(lines), pa.date32()),
+        }
+    )
+
+
+def utc_bound(instant: datetime) -> str:
+    return quoted(instant.isoformat())

@@ -8,7 +8,6 @@ the lake, so any machine can carry on. Running a window twice lands nothing new.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -16,34 +15,40 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
+import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.dataset as ds
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 from prefect.runtime import flow_run
 
 from flows.catalog_client import CatalogApiError, catalog_client
+from flows.duck import connect, quoted
 from flows.extract import (
-    catalog_records,
-    extract_changed,
-    landing_files,
-    parse_lines,
-    read_landing_file,
+    CATALOG_FIELDS,
+    LandingFile,
+    attach_shop,
+    catalog_lines,
+    json_records,
+    list_landing,
+    read_landing,
+    shop_changes,
+    shop_records,
+    split_lines,
 )
 from flows.lake import Lake, LakeStateError
 from flows.lock import writer_lock
 from flows.schemas import CUSTOMERS, EVENTS, ORDER_ITEMS, ORDERS, PRODUCTS, QUARANTINE_SCHEMA
 from flows.settings import Settings, load_settings
 from flows.storage import filesystem
-from flows.validation import Checked, check
+from flows.validation import Checked, Rule, check
 from generators.catalog_api import CatalogApi
 from generators.config import Dirty, SimulationConfig
-from generators.shop_db import DatabaseUnavailable, ShopDatabase
+from generators.shop_db import DatabaseUnavailable
 from generators.simulation import Simulation
 from generators.sources import SourceWriter
 
-OVERLAP = timedelta(hours=1)  # re-read changes this far behind the watermark: late commits
+CHANGE_OVERLAP = 1_000  # change ids re-read behind the watermark: commits that landed late
+LANDING_BATCH_BYTES = 256 * 2**20  # landing files read at once
 SHOP_ENTITIES = (CUSTOMERS, ORDERS, ORDER_ITEMS)
 STATE_RUNS_KEPT = 100
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -206,16 +211,15 @@ def land(lake: Lake, checked: Checked, report: SourceReport) -> None:
 
 @io_task("fetch-catalog")
 def fetch_catalog(settings: Settings, days: list[date], run: str) -> Checked:
-    records: list[dict] = []
-    sources: list[str] = []
-    dates: list[date] = []
+    """Every day's catalog pages, checked in one query."""
     with catalog_url(settings) as url, catalog_client(url) as client:
-        for day in days:
-            for record in catalog_records(client, day):
-                records.append(record)
-                sources.append(f"catalog:/products?date={day}#{record['product_id']}")
-                dates.append(day)
-    return check(PRODUCTS, records, sources, dates, run)
+        pages = [catalog_lines(client, day) for day in days]
+    with connect(settings) as connection:
+        connection.register("catalog_pages", pa.concat_tables(pages))
+        records = json_records(
+            PRODUCTS, "select * from catalog_pages", CATALOG_FIELDS, strict_keys=False
+        )
+        return check(connection, PRODUCTS, records, run, json_kinds=True)
 
 
 @flow(name="ingest-catalog-api")
@@ -240,86 +244,101 @@ def ingest_catalog_api(start: date, end: date) -> SourceReport:
 # --- shop database --------------------------------------------------------------------------
 
 
-def known_product_ids(lake: Lake) -> set[int]:
-    """Every product the catalog has ever listed, from the lake's catalog snapshots."""
-    folder = lake.path("raw/catalog/products")
-    if not lake.exists("raw/catalog/products"):
-        return set()
-    dataset = ds.dataset(folder, filesystem=lake.fs, format="parquet", partitioning="hive")
-    return set(dataset.to_table(columns=["product_id"])["product_id"].unique().to_pylist())
+def register_parquet(
+    connection: duckdb.DuckDBPyConnection, name: str, lake: Lake, files: list[str], columns: str
+) -> None:
+    """A view `name` over lake files (empty, with `columns`' names, when there are none)."""
+    if files:
+        paths = ", ".join(quoted(lake.uri(path)) for path in files)
+        connection.execute(
+            f"create or replace temporary view {name} as "
+            f"select {columns} from read_parquet([{paths}], hive_partitioning = false)"
+        )
+    else:
+        empty = ", ".join(f"null::varchar as {column.strip()}" for column in columns.split(","))
+        connection.execute(f"create or replace temporary view {name} as select {empty} limit 0")
+
+
+def known_products_rule(connection: duckdb.DuckDBPyConnection, lake: Lake) -> list[Rule]:
+    """Order lines must name a product the catalog has listed (none known: nothing to check)."""
+    files = [info.path for info in lake.partition_files("raw", PRODUCTS).values()]
+    if not files:
+        return []
+    register_parquet(connection, "known_product_files", lake, files, "product_id")
+    connection.execute(
+        "create or replace temporary table known_products as "
+        "select distinct product_id from known_product_files"
+    )
+    return [
+        Rule(
+            "product_id is not null and product_id not in (select product_id from known_products)",
+            "'unknown_product: product_id=' || cast(product_id as varchar)",
+        )
+    ]
+
+
+@dataclass
+class ShopExtract:
+    checked: dict[str, Checked]
+    change_ids: dict[str, int]  # per table: every change up to this id has been read
+    newest: datetime | None  # the newest updated_at read
 
 
 @io_task("extract-shop-changes")
 def extract_shop(
-    settings: Settings, days: list[date], watermark: datetime | None, products: set[int], run: str
-) -> tuple[dict[str, Checked], datetime | None]:
-    """Move the simulated shop forward a day at a time and read each day's changed rows."""
-    records: dict[str, list[dict]] = {entity.name: [] for entity in SHOP_ENTITIES}
-    sources: dict[str, list[str]] = {entity.name: [] for entity in SHOP_ENTITIES}
-    dates: dict[str, list[date]] = {entity.name: [] for entity in SHOP_ENTITIES}
-    seen: set[str] = set()
-    newest = watermark
-    logger = get_run_logger()
-    with (
-        simulated_sources(settings) as world,
-        ShopDatabase.connect(settings.source_db_url.get_secret_value()) as db,
-    ):
-        for done, day in enumerate(days, start=1):
-            if world is not None:
-                world.advance_to(day)
-            if done % 100 == 0 or done == len(days):
-                logger.info(f"shop database read through {day} ({done}/{len(days)} days)")
-            # the first extraction reads everything before the day: rows older than the window
-            lower = min(day_start(day), newest) - OVERLAP if newest else EARLIEST
-            upper = day_start(day) + timedelta(days=1)
-            for entity in SHOP_ENTITIES:
-                for record in extract_changed(db, entity, lower, upper):
-                    key = f"{entity.name}/{record[entity.key[0]]}@{record['updated_at']}"
-                    if key in seen:  # read again through the overlap window
-                        continue
-                    seen.add(key)
-                    records[entity.name].append(record)
-                    sources[entity.name].append(f"shop:{key}")
-                    dates[entity.name].append(day)
-                    stamp = record["updated_at"]
-                    if isinstance(stamp, str):
-                        stamp = datetime.fromisoformat(stamp).replace(tzinfo=UTC)
-                    if newest is None or stamp > newest:
-                        newest = stamp
+    settings: Settings, lake: Lake, end: date, change_ids: dict[str, int], run: str
+) -> ShopExtract:
+    """Every change logged after the watermarks up to the end of `end`, checked in SQL.
 
-    def unknown_product(table: pa.Table) -> tuple[pa.Array, pa.Array]:
-        ids = table["product_id"]
-        unknown = pc.invert(pc.is_in(ids, value_set=pa.array(sorted(products), pa.int64())))
-        reason = pc.binary_join_element_wise(
-            "unknown_product: product_id=", pc.cast(ids, pa.string()), ""
-        )
-        return (unknown if products else pa.array([False] * len(table)), reason)
-
-    checked = {
-        entity.name: check(
-            entity,
-            records[entity.name],
-            sources[entity.name],
-            dates[entity.name],
-            run,
-            [unknown_product] if entity is ORDER_ITEMS else [],
-        )
-        for entity in SHOP_ENTITIES
-    }
-    return checked, newest
+    A change stamped after the window holds its table's watermark back, so it is read by the
+    run whose window it falls in, never skipped.
+    """
+    upper = quoted((day_start(end) + timedelta(days=1)).isoformat())
+    checked: dict[str, Checked] = {}
+    horizons: dict[str, int] = {}
+    newest = None
+    with simulated_sources(settings) as world:
+        if world is not None:
+            world.advance_to(end)
+    with connect(settings) as connection:
+        attach_shop(connection, settings.source_db_url.get_secret_value())
+        for entity in SHOP_ENTITIES:
+            after = change_ids.get(entity.name, 0)
+            connection.execute(
+                "create or replace temporary table changes as "
+                + shop_changes(connection, entity, max(0, after - CHANGE_OVERLAP))
+            )
+            horizon, stamp = connection.execute(
+                f"""
+                select coalesce(
+                    (select min(change_id) - 1 from changes
+                     where try_cast(updated_at as timestamptz) >= {upper}),
+                    (select max(change_id) from changes),
+                    {after}
+                ),
+                (select max(try_cast(updated_at as timestamptz)) from changes
+                 where try_cast(updated_at as timestamptz) < {upper})
+                """
+            ).fetchone()
+            horizons[entity.name] = max(int(horizon), after)
+            if stamp is not None and (newest is None or stamp > newest):
+                newest = stamp
+            rules = known_products_rule(connection, lake) if entity is ORDER_ITEMS else []
+            records = shop_records(entity, f"select * from changes where change_id <= {horizon}")
+            checked[entity.name] = check(connection, entity, records, run, rules)
+    return ShopExtract(checked, horizons, newest)
 
 
 @flow(name="ingest-shop-db")
 def ingest_shop_db(start: date, end: date) -> SourceReport:
-    """Changed rows by updated_at watermark (with an overlap): every version lands in the lake."""
+    """The shop's change log past each table's change-id watermark: every version lands."""
     settings, lake, state, report = begin_source_run("shop")
-    checked, newest = extract_shop(
-        settings, days_between(start, end), state.watermark, known_product_ids(lake), report.run_id
-    )
+    extract = extract_shop(settings, lake, end, state.data.get("change_ids", {}), report.run_id)
     for entity in SHOP_ENTITIES:
-        report.records[entity.name] = checked[entity.name].records
-        land(lake, checked[entity.name], report)
-    state.advance_watermark(newest)
+        report.records[entity.name] = extract.checked[entity.name].records
+        land(lake, extract.checked[entity.name], report)
+    state.data["change_ids"] = extract.change_ids
+    state.advance_watermark(extract.newest)
     state.save(report, start, end)
     get_run_logger().info(report.summary())
     return report
@@ -328,118 +347,159 @@ def ingest_shop_db(start: date, end: date) -> SourceReport:
 # --- clickstream -----------------------------------------------------------------------------
 
 
-def existing_event_sources(lake: Lake, days: set[date]) -> dict[int, str]:
-    """event_id → where it was first read, for events already in the given raw partitions."""
-    known: dict[int, str] = {}
-    for day in days:
-        table = lake.read_partition("raw", EVENTS, day)
-        if table is not None:
-            known.update(
-                zip(table["event_id"].to_pylist(), table["_source"].to_pylist(), strict=True)
-            )
-    return known
+def batches(files: list[LandingFile], limit: int) -> list[list[LandingFile]]:
+    """Consecutive files in groups of at most `limit` bytes (a bigger file is a group alone)."""
+    groups: list[list[LandingFile]] = []
+    size = limit
+    for file in files:
+        if size + file.size > limit:
+            groups.append([])
+            size = 0
+        groups[-1].append(file)
+        size += file.size
+    return groups
 
 
-@io_task("read-landing-files")
-def read_clickstream(
-    settings: Settings, days: list[date], ingested: dict[str, dict], lake: Lake, run: str
+def mark_duplicates(connection: duckdb.DuckDBPyConnection, lake: Lake, good: pa.Table) -> None:
+    """Create `first_read`: for each event id of `good`, where it was first read.
+
+    An event id read before at another place (file and line), in the lake or earlier in this
+    batch, is a duplicate; the same line read again is the same record, not a duplicate.
+    """
+    connection.register("arriving", good)
+    days = {
+        row[0]
+        for row in connection.execute(
+            "select distinct cast(timezone('UTC', event_at) as date) from arriving"
+        ).fetchall()
+    }
+    files = [info.path for day, info in lake.partition_files("raw", EVENTS).items() if day in days]
+    register_parquet(connection, "landed_events", lake, files, "event_id, _source")
+    connection.execute(
+        r"""
+        create or replace temporary table first_read as
+        with candidates as (
+            select event_id, _source, 0 as pass, '' as file, 0 as line from landed_events
+            union all
+            select event_id, _source, 1,
+                regexp_extract(_source, '^(.*):(\d+)$', 1),
+                cast(regexp_extract(_source, '^(.*):(\d+)$', 2) as bigint)
+            from arriving
+        )
+        select event_id, arg_min(_source, (pass, file, line)) as first_source
+        from candidates group by event_id
+        """
+    )
+
+
+def check_landing_batch(
+    connection: duckdb.DuckDBPyConnection, lake: Lake, run: str
 ) -> tuple[Checked, dict[str, dict]]:
-    """Parse and validate the hour files not ingested before; late events keep their own date."""
-    fs, root = filesystem(settings.landing_uri, settings)
-    records: list[dict | str] = []
-    sources: list[str] = []
-    dates: list[date] = []
-    files: dict[str, dict] = {}
-    for day in days:
-        for path in landing_files(fs, root, day):
-            file = read_landing_file(fs, root, path)
-            if ingested.get(file.relative, {}).get("sha256") == file.sha256:
-                continue
-            lines = parse_lines(file)
-            files[file.relative] = {"sha256": file.sha256, "lines": len(lines)}
-            for number, record in lines:
-                records.append(record)
-                sources.append(f"{file.relative}:{number}")
-                dates.append(day)
-    checked = reject_duplicates(lake, check(EVENTS, records, sources, dates, run), run)
-    for name, days in days_per_file(checked).items():
-        files[name]["days"] = days
+    """Validate the lines in `landing_lines`; returns the result and each file's state entry."""
+    records = json_records(
+        EVENTS,
+        """
+        select line, file || ':' || number as _source,
+            cast(strptime(substr(file, 13, 10), '%Y/%m/%d') as date) as _fallback_date
+        from landing_lines
+        """,
+    )
+    checked = check(connection, EVENTS, records, run, json_kinds=True)
+    mark_duplicates(connection, lake, checked.good)
+    good = connection.execute(
+        """
+        select arriving.* from arriving join first_read using (event_id)
+        where arriving._source = first_read.first_source
+        """
+    ).to_arrow_table()
+    repeated = connection.execute(
+        f"""
+        select landing_lines.line as record,
+            'duplicate: event_id=' || arriving.event_id || ' first read at '
+                || first_read.first_source as reason,
+            {quoted(run)} as _run_id, arriving._source,
+            cast(timezone('UTC', arriving.event_at) as date) as partition_date
+        from arriving
+        join first_read using (event_id)
+        join landing_lines on arriving._source = landing_lines.file || ':' || landing_lines.number
+        where arriving._source <> first_read.first_source
+        """
+    ).to_arrow_table()
+    checked = Checked(
+        EVENTS,
+        good.cast(EVENTS.raw_schema),
+        pa.concat_tables([checked.bad, repeated.cast(QUARANTINE_SCHEMA)]),
+    )
+    connection.register("checked_good", checked.good)
+    connection.register("checked_bad", checked.bad)
+    rows = connection.execute(
+        r"""
+        with days as (
+            select regexp_extract(_source, '^(.*):\d+$', 1) as file,
+                cast(timezone('UTC', event_at) as date) as day
+            from checked_good
+            union all
+            select regexp_extract(_source, '^(.*):\d+$', 1), partition_date from checked_bad
+        ),
+        per_file as (
+            select file, list(distinct strftime(day, '%Y-%m-%d') order by 1) as days
+            from days group by file
+        )
+        select landing_text.file, landing_text.sha256, landing_text.size,
+            (select count(*) from landing_lines where landing_lines.file = landing_text.file),
+            coalesce(per_file.days, [])
+        from landing_text left join per_file using (file)
+        """
+    ).fetchall()
+    files = {
+        name: {"sha256": sha, "size": size, "lines": lines, "days": sorted(days)}
+        for name, sha, size, lines, days in rows
+    }
     return checked, files
-
-
-def days_per_file(checked: Checked) -> dict[str, list[str]]:
-    """Landing file → the partition days its lines went to (raw or quarantine), for repairs."""
-    lines = pa.concat_arrays(
-        [
-            checked.good["_source"].combine_chunks(),
-            checked.bad["_source"].combine_chunks(),
-        ]
-    )
-    days = pa.concat_arrays(
-        [
-            pc.cast(pc.cast(checked.good["event_at"], pa.date32()), pa.string()).combine_chunks(),
-            pc.cast(checked.bad["partition_date"], pa.string()).combine_chunks(),
-        ]
-    )
-    pairs = (
-        pa.table({"file": pc.replace_substring_regex(lines, r":\d+$", ""), "day": days})
-        .group_by(["file", "day"])
-        .aggregate([])
-        .sort_by([("file", "ascending"), ("day", "ascending")])
-    )
-    result: dict[str, list[str]] = {}
-    for name, day in zip(pairs["file"].to_pylist(), pairs["day"].to_pylist(), strict=True):
-        result.setdefault(name, []).append(day)
-    return result
-
-
-def reject_duplicates(lake: Lake, checked: Checked, run: str) -> Checked:
-    """An event id read before at another place (file and line) is a duplicate."""
-    good = checked.good
-    event_days = set(pc.unique(pc.cast(good["event_at"], pa.date32())).to_pylist())
-    first_seen = existing_event_sources(lake, event_days)
-    duplicate = []
-    reasons = []
-    for event_id, source in zip(
-        good["event_id"].to_pylist(), good["_source"].to_pylist(), strict=True
-    ):
-        earlier = first_seen.setdefault(event_id, source)
-        duplicate.append(earlier != source)
-        reasons.append(f"duplicate: event_id={event_id} first read at {earlier}")
-    mask = pa.array(duplicate, pa.bool_())
-    repeated = good.filter(mask)
-    rows = repeated.drop_columns(["_run_id", "_source", "_ingested_at"]).to_pylist()
-    bad = pa.table(
-        {
-            "record": [json.dumps(row, default=str, sort_keys=True) for row in rows],
-            "reason": [
-                reason for reason, is_copy in zip(reasons, duplicate, strict=True) if is_copy
-            ],
-            "_run_id": [run] * repeated.num_rows,
-            "_source": repeated["_source"],
-            "partition_date": pc.cast(repeated["event_at"], pa.date32()),
-        },
-        schema=QUARANTINE_SCHEMA,
-    )
-    return Checked(EVENTS, good.filter(pc.invert(mask)), pa.concat_tables([checked.bad, bad]))
 
 
 @flow(name="ingest-clickstream")
 def ingest_clickstream(start: date, end: date) -> SourceReport:
-    """Landing files not ingested before (by checksum); events land in their event date."""
+    """Landing files not ingested before (by size and checksum); events land in their date.
+
+    Files are read by DuckDB in batches of bounded size, so memory does not grow with the
+    window; each batch lands before the next is read.
+    """
     settings, lake, state, report = begin_source_run("clickstream")
     with simulated_sources(settings) as world:
         if world is not None:
             world.advance_to(end)
-    checked, files = read_clickstream(
-        settings, days_between(start, end), state.data["files"], lake, report.run_id
-    )
-    report.records["events"] = checked.records
-    land(lake, checked, report)
-    report.files = len(files)
-    state.data["files"].update(files)
+    fs, root = filesystem(settings.landing_uri, settings)
+    known: dict[str, dict] = state.data["files"]
+    listed = list_landing(fs, root, settings.landing_uri, days_between(start, end))
+    unread = [file for file in listed if known.get(file.relative, {}).get("size") != file.size]
+    logger = get_run_logger()
+    for number, batch in enumerate(batches(unread, LANDING_BATCH_BYTES), start=1):
+        with connect(settings) as connection:
+            read_landing(connection, batch, settings.landing_uri)
+            connection.register(
+                "ingested",
+                pa.table(
+                    {
+                        "file": [file.relative for file in batch],
+                        "sha256": [known.get(file.relative, {}).get("sha256") for file in batch],
+                    }
+                ),
+            )
+            connection.execute(
+                "delete from landing_text where (file, sha256) in "
+                "(select (file, sha256) from ingested)"
+            )
+            split_lines(connection)
+            checked, files = check_landing_batch(connection, lake, report.run_id)
+        report.records["events"] += checked.records
+        land(lake, checked, report)
+        report.files += len(files)
+        known.update(files)
+        state.write()
+        logger.info(f"clickstream batch {number}: {len(batch):,} files, {checked.records:,} lines")
     state.save(report, start, end)
-    get_run_logger().info(f"{report.summary()} from {report.files:,} new files")
+    logger.info(f"{report.summary()} from {report.files:,} new files")
     return report
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -25,9 +26,10 @@ from flows.merge import Winner, merge_rows
 from flows.schemas import QUARANTINE_SCHEMA, Entity
 from flows.settings import Settings
 from flows.storage import filesystem
-from generators.objects import write_atomically
+from generators.objects import is_object_store, write_atomically
 
 PARTITION_FILE = "part-0.parquet"
+PARTITION_WORKERS = 8  # partitions merged and written at once
 ZONES = ("raw", "quarantine")
 
 
@@ -52,6 +54,13 @@ def _evolve(table: pa.Table, schema: pa.Schema) -> pa.Table:
         if field.name not in table.column_names:
             table = table.append_column(field, pa.nulls(table.num_rows, field.type))
     return table.select(schema.names).cast(schema)
+
+
+def _as_date(value: object) -> date:
+    """A partition value from numpy (datetime64[D]) or Arrow (date) as a date."""
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
 
 
 def _partition_day(path: str) -> date:
@@ -82,6 +91,10 @@ class Lake:
 
     def path(self, relative: str) -> str:
         return f"{self.root}/{relative}"
+
+    def uri(self, path: str) -> str:
+        """A path inside the lake's filesystem as DuckDB reads it (s3://… on an object store)."""
+        return f"s3://{path}" if is_object_store(self.fs) else path
 
     def exists(self, relative: str) -> bool:
         return self.fs.get_file_info(self.path(relative)).type != pafs.FileType.NotFound
@@ -128,21 +141,45 @@ class Lake:
         winner: Winner,
         run_id: str,
     ) -> dict[date, int]:
+        """Merge each day's rows into its partition, several partitions at once.
+
+        One listing says which partitions exist (no HEAD per partition); reading, merging,
+        writing and hashing a partition run in a thread pool, which keeps an object store's
+        requests in flight while Arrow works on others.
+        """
         if table.num_rows == 0:
             return {}
         table = table.select(schema.names).cast(schema)
         days = partition_dates(table, partition_by)
+        order = pc.sort_indices(days)
+        table, days = table.take(order), days.take(order).to_numpy(zero_copy_only=False)
+        starts = [0, *(i for i in range(1, len(days)) if days[i] != days[i - 1])]
+        ends = [*starts[1:], len(days)]
         manifest = Manifest(self, zone, entity)
-        added: dict[date, int] = {}
-        for day in pc.unique(days).to_pylist():
-            arriving = table.filter(pc.equal(days, pa.scalar(day, days.type)))
-            existing = self.read_partition(zone, entity, day)
+        present = self.partition_files(zone, entity)
+
+        def merge_day(begin: int, end: int) -> tuple[date, int, PartitionRecord | None]:
+            day = _as_date(days[begin])
+            existing = None
+            if day in present:
+                existing = pq.read_table(present[day].path, filesystem=self.fs)
             merged = merge_rows(
-                _evolve(existing, schema) if existing is not None else None, arriving, key, winner
+                _evolve(existing, schema) if existing is not None else None,
+                table.slice(begin, end - begin),
+                key,
+                winner,
             )
+            record = None
             if merged.changed or existing is None or day not in manifest.partitions:
-                manifest.record(day, self.write_partition(zone, entity, day, merged.table, run_id))
-            added[day] = merged.added
+                record = self.write_partition(zone, entity, day, merged.table, run_id)
+            return day, merged.added, record
+
+        added: dict[date, int] = {}
+        with ThreadPoolExecutor(PARTITION_WORKERS) as pool:
+            for day, count, record in pool.map(merge_day, starts, ends):
+                if record is not None:
+                    manifest.record(day, record)
+                added[day] = count
         manifest.save()
         return added
 

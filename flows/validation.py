@@ -1,24 +1,38 @@
-"""Check records against their entity's declared schema and rules: one reason per rejection.
+"""Check records against their entity's declared schema and rules, in SQL: one reason per rejection.
 
-Records are typed and checked column by column with Arrow; a batch whose values will not even
-convert is checked record by record instead, so one bad value never sinks its neighbours.
+Every source is first put in one shape, a DuckDB relation with, per record:
+- each field of the entity as text (NULL when absent), and for JSON sources `<field>__kind`, the
+  JSON type it had (DuckDB's json_type), so that `"quantity": 1.5` or `"price": true` is a wrong
+  type rather than a silently converted value;
+- `_record` (the record as received: the JSON line, or the row as JSON), `_source` (where it was
+  read), `_fallback_date` (the partition of a record whose own date cannot be read) and
+  `_problem` (a reason already known while reading: malformed_json, unknown_column …).
+The checks then run as one query per batch: typed with try_cast, the first broken rule as the
+reason (CASE … in the order the rules are declared), no record ever handled in Python.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from decimal import InvalidOperation
 
+import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from flows.duck import quoted
 from flows.schemas import QUARANTINE_SCHEMA, Entity
 
-# An extra rule: given the typed table, (rows that break it, the reason for each row).
-Rule = Callable[[pa.Table], tuple[pa.Array, pa.Array]]
+INTEGER_TEXT = r"^\s*-?\d+\s*$"
+INTEGER_KINDS = ("BIGINT", "UBIGINT")
+NUMBER_KINDS = ("BIGINT", "UBIGINT", "DOUBLE")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """An extra rule in SQL over the typed columns: rows where `broken` is true get `reason`."""
+
+    broken: str
+    reason: str  # a SQL expression
 
 
 @dataclass(frozen=True)
@@ -34,188 +48,124 @@ class Checked:
         return self.good.num_rows + self.bad.num_rows
 
 
-def _record_text(record: object) -> str:
-    if isinstance(record, str):
-        return record
-    return json.dumps(record, default=str, sort_keys=True)
-
-
-def _typed_column(values: list, kind: pa.DataType) -> pa.Array:
-    """Values as `kind`; raises (pa.ArrowInvalid, TypeError, …) when any will not convert."""
+def _sql_type(kind: pa.DataType) -> str:
     if pa.types.is_timestamp(kind):
-        if all(value is None or isinstance(value, datetime) for value in values):
-            return pa.array(values, pa.timestamp("us", "UTC"))
-        strings = pa.array([None if v is None else str(v).replace(" ", "T") for v in values])
-        if not pa.types.is_string(strings.type):
-            raise TypeError("timestamps must be text")
-        zoned = pc.fill_null(pc.match_substring_regex(strings, r"(Z|[+-]\d\d:\d\d)$"), True)
-        if pc.all(zoned).as_py():
-            return strings.cast(pa.timestamp("us", "UTC"))
-        if pc.any(zoned).as_py():
-            raise TypeError("mixed zoned and naive timestamps")
-        return strings.cast(pa.timestamp("us")).cast(pa.timestamp("us", "UTC"))  # naive: UTC
+        return "timestamptz"
     if pa.types.is_decimal(kind):
-        texts = [None if value is None else str(value) for value in values]
-        return pa.array(texts, pa.string()).cast(kind)
+        return f"decimal({kind.precision}, {kind.scale})"
+    if pa.types.is_integer(kind):
+        return "bigint"
+    if pa.types.is_floating(kind):
+        return "double"
     if pa.types.is_date(kind):
-        return pa.array(
-            [v if v is None or isinstance(v, date) else date.fromisoformat(v) for v in values],
-            kind,
-        )
-    if pa.types.is_integer(kind) and any(isinstance(value, bool | float) for value in values):
-        raise TypeError("integers must not be booleans or floats")
-    return pa.array(values, kind)
+        return "date"
+    return "varchar"
 
 
-def _typed_table(entity: Entity, records: list[dict]) -> pa.Table:
-    return pa.table(
-        {
-            field.name: _typed_column([r.get(field.name) for r in records], field.type)
-            for field in entity.schema
-        },
-        schema=entity.schema,
-    )
+def _typed(field: pa.Field) -> str:
+    """The field's value as its type, NULL when the text will not convert."""
+    name = f'src."{field.name}"'
+    if pa.types.is_integer(field.type):  # try_cast would round '1.5' to 2
+        whole = f"regexp_matches({name}, '{INTEGER_TEXT}')"
+        return f"case when {whole} then try_cast({name} as bigint) end"
+    if pa.types.is_string(field.type):
+        return name
+    return f"try_cast({name} as {_sql_type(field.type)})"
 
 
-def _value_text(column: pa.Array) -> pa.Array:
-    return pc.cast(column, pa.string())
+def _kind_allowed(field: pa.Field) -> str:
+    """For JSON sources: the JSON types the field may arrive as."""
+    if pa.types.is_integer(field.type):
+        kinds = INTEGER_KINDS
+    elif pa.types.is_floating(field.type) or pa.types.is_decimal(field.type):
+        kinds = (*NUMBER_KINDS, "VARCHAR")  # money may come as text ("9.99") or as a number
+    else:
+        kinds = ("VARCHAR",)
+    return f"src.\"{field.name}__kind\" in ({', '.join(quoted(kind) for kind in kinds)}, 'NULL')"
 
 
-def _schema_rules(entity: Entity, table: pa.Table) -> list[tuple[pa.Array, pa.Array]]:
-    """The entity's declared rules, in the order a reason is chosen."""
-    rules: list[tuple[pa.Array, pa.Array]] = []
+def _rules(entity: Entity, typed: dict[str, str], json_kinds: bool) -> list[tuple[str, str]]:
+    """(broken, reason) in the order a reason is chosen: type, required, allowed, range."""
+    rules: list[tuple[str, str]] = []
+    for field in entity.schema:
+        name = f'src."{field.name}"'
+        broken = f"{name} is not null and {typed[field.name]} is null"
+        if json_kinds:
+            broken = f"({broken}) or not coalesce({_kind_allowed(field)}, true)"
+        rules.append((broken, f"'wrong_type: {field.name}=' || coalesce({name}, 'null')"))
     for name in entity.required:
-        rules.append((pc.is_null(table[name]), pa.scalar(f"missing_required: {name}")))
+        rules.append((f"{typed[name]} is null", quoted(f"missing_required: {name}")))
     for name, allowed in entity.allowed.items():
-        column = table[name]
-        outside = pc.invert(pc.is_in(column, value_set=pa.array(allowed, column.type)))
+        values = ", ".join(quoted(value) for value in allowed)
         rules.append(
             (
-                pc.and_(pc.is_valid(column), outside),
-                pc.binary_join_element_wise(
-                    f"invalid_value: {name}='", _value_text(column), "'", ""
-                ),
+                f"{typed[name]} is not null and {typed[name]} not in ({values})",
+                f"'invalid_value: {name}=''' || {typed[name]} || ''''",
             )
         )
-    for names, bound, text in (
-        (entity.positive, pc.less_equal, "(must be > 0)"),
-        (entity.non_negative, pc.less, "(must be >= 0)"),
+    for names, operator, text in (
+        (entity.positive, "<=", "(must be > 0)"),
+        (entity.non_negative, "<", "(must be >= 0)"),
     ):
         for name in names:
-            column = table[name]
-            zero = pa.scalar(0, column.type)
             rules.append(
                 (
-                    bound(column, zero),
-                    pc.binary_join_element_wise(
-                        f"out_of_range: {name}=", _value_text(column), f" {text}", ""
-                    ),
+                    f"{typed[name]} {operator} 0",
+                    f"'out_of_range: {name}=' || cast({typed[name]} as varchar) || ' {text}'",
                 )
             )
     return rules
 
 
-def _first_reasons(count: int, rules: list[tuple[pa.Array, pa.Array]]) -> pa.Array:
-    reason = pa.nulls(count, pa.string())
-    for broken, text in rules:
-        broken = pc.fill_null(broken, False)
-        if not pc.any(broken).as_py():
-            continue
-        if isinstance(text, pa.Scalar):
-            text = pa.array([text.as_py()] * count, pa.string())
-        reason = pc.if_else(pc.and_(broken, pc.is_null(reason)), text, reason)
-    return reason
-
-
-def _record_problem(entity: Entity, record: dict) -> str | None:
-    """The slow path: type one record, naming the first value that will not convert."""
-    for column in entity.schema:
-        try:
-            _typed_column([record.get(column.name)], column.type)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, InvalidOperation):
-            return f"wrong_type: {column.name}={record.get(column.name)!r}"
-    return None
-
-
 def check(
+    connection: duckdb.DuckDBPyConnection,
     entity: Entity,
-    records: Sequence[dict | str],
-    sources: Sequence[str],
-    fallback_dates: Sequence[date],
+    relation: str,
     run_id: str,
     rules: Sequence[Rule] = (),
+    json_kinds: bool = False,
 ) -> Checked:
-    """Split `records` (dicts, or raw text lines that did not parse) into raw and quarantine.
-
-    `sources` names where each record was read (lineage); `fallback_dates` is the partition of a
-    rejected record whose own date cannot be read.
-    """
-    known = set(entity.schema.names)
-    reasons: list[str | None] = []
-    for record in records:
-        if isinstance(record, str):
-            reasons.append("malformed_json")
-        elif extra := sorted(set(record) - known):
-            reasons.append(f"unknown_column: {', '.join(extra)}")
-        else:
-            reasons.append(None)
-    candidates = [i for i, reason in enumerate(reasons) if reason is None]
-    typed = [records[i] for i in candidates]
-    try:
-        table = _typed_table(entity, typed)  # type: ignore[arg-type]
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, InvalidOperation):
-        for i in candidates:
-            reasons[i] = _record_problem(entity, records[i])  # type: ignore[arg-type]
-        candidates = [i for i in candidates if reasons[i] is None]
-        table = _typed_table(entity, [records[i] for i in candidates])  # type: ignore[misc]
-    all_rules = _schema_rules(entity, table) + [rule(table) for rule in rules]
-    for i, reason in zip(
-        candidates, _first_reasons(table.num_rows, all_rules).to_pylist(), strict=True
-    ):
-        reasons[i] = reason
-
-    good_rows = [position for position, i in enumerate(candidates) if reasons[i] is None]
-    good_sources = [sources[candidates[position]] for position in good_rows]
-    good = table.take(pa.array(good_rows, pa.int64()))
-    good = good.append_column("_run_id", pa.array([run_id] * good.num_rows, pa.string()))
-    good = good.append_column("_source", pa.array(good_sources, pa.string()))
-    landed = pa.array([datetime.now(UTC)] * good.num_rows, pa.timestamp("us", "UTC"))
-    good = good.append_column("_ingested_at", landed)
-
-    bad_indices = [i for i, reason in enumerate(reasons) if reason is not None]
-    partition = [_partition_date(entity, records[i], fallback_dates[i]) for i in bad_indices]
-    bad = pa.table(
-        {
-            "record": [_record_text(records[i]) for i in bad_indices],
-            "reason": [reasons[i] for i in bad_indices],
-            "_run_id": [run_id] * len(bad_indices),
-            "_source": [sources[i] for i in bad_indices],
-            "partition_date": partition,
-        },
-        schema=QUARANTINE_SCHEMA,
+    """Split the records of `relation` (SQL naming a table or view in the shape above)."""
+    typed = {field.name: _typed(field) for field in entity.schema}
+    columns = ",\n".join(f'{typed[f.name]} as "{f.name}"' for f in entity.schema)
+    reasons = ["src._problem"]
+    for broken, reason in _rules(entity, typed, json_kinds):
+        reasons.append(f"case when {broken} then {reason} end")
+    # extra rules read the typed columns, so they are chosen after the declared ones
+    extra = [f"case when {rule.broken} then {rule.reason} end" for rule in rules]
+    partition = f"cast(timezone('UTC', typed.\"{entity.partition_by}\") as date)"
+    if pa.types.is_date(entity.schema.field(entity.partition_by).type):
+        partition = f'typed."{entity.partition_by}"'
+    connection.execute(
+        f"""
+        create or replace temporary table checked as
+        with typed_first as (
+            select {columns}, src._record, src._source, src._fallback_date,
+                coalesce({", ".join(reasons)}) as _reason
+            from ({relation}) as src
+        ),
+        typed as (
+            select * replace (
+                coalesce(_reason{"".join(", " + rule for rule in extra)}) as _reason
+            )
+            from typed_first
+        )
+        select *, coalesce({partition}, _fallback_date) as _partition_date from typed
+        """
     )
-    return Checked(entity, good.cast(entity.raw_schema), bad)
-
-
-def _partition_date(entity: Entity, record: dict | str, fallback: date) -> date:
-    """The date the record would have landed in, when it can be read; else the fallback."""
-    if isinstance(record, str):
-        return fallback
-    value = record.get(entity.partition_by)
-    try:
-        if isinstance(value, datetime):
-            return value.astimezone(UTC).date()
-        if isinstance(value, date):
-            return value
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).date()
-    except (TypeError, ValueError):
-        return fallback
-
-
-def combine(parts: Sequence[Checked]) -> Checked:
-    entity = parts[0].entity
-    return Checked(
-        entity,
-        pa.concat_tables([part.good for part in parts]),
-        pa.concat_tables([part.bad for part in parts]),
-    )
+    good = connection.execute(
+        f"""
+        select {", ".join(f'"{name}"' for name in entity.schema.names)},
+            {quoted(run_id)} as _run_id, _source, current_timestamp as _ingested_at
+        from checked where _reason is null
+        """
+    ).to_arrow_table()
+    bad = connection.execute(
+        f"""
+        select _record as record, _reason as reason, {quoted(run_id)} as _run_id, _source,
+            _partition_date as partition_date
+        from checked where _reason is not null
+        """
+    ).to_arrow_table()
+    connection.execute("drop table checked")
+    return Checked(entity, good.cast(entity.raw_schema), bad.cast(QUARANTINE_SCHEMA))

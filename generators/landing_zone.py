@@ -2,55 +2,111 @@
 
 A collector appends events as they arrive, so a file holds events received in its hour,
 including events that happened days before (late arrivals) and, in dirty mode, broken lines.
+The lines are formatted by DuckDB's `to_json` over the whole day at once; each hour file is then
+a slice of the one text buffer, never a line formatted in Python.
 """
 
 from __future__ import annotations
 
-import json
-from collections import defaultdict
-from datetime import datetime
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from functools import cache
 
+import duckdb
+import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.fs as pafs
 
-from generators.objects import write_atomically
+from generators.objects import is_object_store, write_atomically
 
 OPTIONAL_KEYS = ("experiment_variant",)  # only present on the events that carry them
+MICROS_PER_HOUR = 3_600_000_000
+UPLOADS = 16  # concurrent PUTs to an object store
 
 
 def hour_path(root: str, received: datetime) -> str:
     return f"{root}/clickstream/{received:%Y/%m/%d}/events-{received:%Y%m%d%H}.ndjson"
 
 
-def event_lines(events: pa.Table, malformed: pa.Table) -> dict[datetime, list[str]]:
-    """NDJSON lines grouped by the hour they arrived in."""
-    by_hour: dict[datetime, list[str]] = defaultdict(list)
-    hours = pc.floor_temporal(events["received_at"], unit="hour").to_pylist()
-    text = events
-    for index, column in enumerate(events.schema):
-        if pa.types.is_timestamp(column.type):
-            text = text.set_column(
-                index, column.name, pc.strftime(events[column.name], "%Y-%m-%dT%H:%M:%SZ")
-            )
-    for hour, row in zip(hours, text.to_pylist(), strict=True):
-        for key in OPTIONAL_KEYS:
-            if row.get(key) is None:
-                row.pop(key, None)
-        by_hour[hour].append(json.dumps(row))
-    malformed_hours = pc.floor_temporal(malformed["received_at"], unit="hour").to_pylist()
-    for hour, line in zip(malformed_hours, malformed["line"].to_pylist(), strict=True):
-        by_hour[hour].append(line)
-    return by_hour
+@cache
+def _connection() -> duckdb.DuckDBPyConnection:
+    """One in-memory DuckDB for the process's formatting work (a connection costs ~10 ms)."""
+    connection = duckdb.connect(config={"threads": "1"})
+    connection.execute("set TimeZone = 'UTC'")
+    return connection
+
+
+def _json_object(schema: pa.Schema, omit: tuple[str, ...]) -> str:
+    """DuckDB SQL for one event as a JSON object: timestamps as ISO text, `omit` left out."""
+    fields = []
+    for field in schema:
+        if field.name in omit:
+            continue
+        value = field.name
+        if pa.types.is_timestamp(field.type):
+            value = f"strftime({field.name}, '%Y-%m-%dT%H:%M:%SZ')"
+        fields.append(f"{field.name} := {value}")
+    return f"to_json(struct_pack({', '.join(fields)}))"
+
+
+def event_lines(events: pa.Table, malformed: pa.Table) -> tuple[np.ndarray, pa.LargeStringArray]:
+    """Each line with its newline, sorted by arrival, and the arrival hour of each line.
+
+    A key in OPTIONAL_KEYS appears only on the events that carry a value for it.
+    """
+    optional = tuple(key for key in OPTIONAL_KEYS if key in events.column_names)
+    without = _json_object(events.schema, optional)
+    line = without
+    for key in optional:
+        line = f"case when {key} is null then {without} else {_json_object(events.schema, ())} end"
+    connection = _connection()
+    connection.register("events", events)
+    connection.register("malformed", malformed)
+    try:
+        result = connection.execute(
+            f"""
+            select epoch_us(received_at) as received, {line} || chr(10) as line from events
+            union all
+            select epoch_us(received_at), line || chr(10) from malformed
+            order by received
+            """
+        ).to_arrow_table()
+    finally:
+        connection.unregister("events")
+        connection.unregister("malformed")
+    hours = result["received"].to_numpy() // MICROS_PER_HOUR
+    return hours, result["line"].combine_chunks().cast(pa.large_string())
+
+
+def _hour_slices(hours: np.ndarray, lines: pa.LargeStringArray) -> list[tuple[datetime, bytes]]:
+    """(hour, file content) per arrival hour: slices of the lines' one data buffer."""
+    if len(hours) == 0:
+        return []
+    starts = np.flatnonzero(np.r_[True, hours[1:] != hours[:-1]])
+    ends = np.r_[starts[1:], len(hours)]
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[
+        lines.offset : lines.offset + len(lines) + 1
+    ]
+    data = memoryview(lines.buffers()[2])
+    return [
+        (
+            datetime.fromtimestamp(int(hours[start]) * 3600, UTC),
+            data[offsets[start] : offsets[end]].tobytes(),
+        )
+        for start, end in zip(starts, ends, strict=True)
+    ]
 
 
 def write_hours(
     fs: pafs.FileSystem, root: str, events: pa.Table, malformed: pa.Table
 ) -> dict[str, int]:
     """Write (replace) the hour files of one day's arrivals; returns lines per file."""
-    written = {}
-    for hour, lines in sorted(event_lines(events, malformed).items()):
-        path = hour_path(root, hour)
-        write_atomically(fs, path, ("\n".join(lines) + "\n").encode())
-        written[path] = len(lines)
-    return written
+    hours, lines = event_lines(events, malformed)
+    files = [(hour_path(root, hour), content) for hour, content in _hour_slices(hours, lines)]
+    if is_object_store(fs):  # a PUT is mostly waiting: send several at once
+        with ThreadPoolExecutor(UPLOADS) as pool:
+            list(pool.map(lambda file: write_atomically(fs, *file), files))
+    else:
+        for path, content in files:
+            write_atomically(fs, path, content)
+    return {path: content.count(b"\n") for path, content in files}

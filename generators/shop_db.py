@@ -3,6 +3,10 @@
 The schema mirrors the original's: primary keys, foreign keys and CHECK constraints. In dirty
 mode it is created without the constraints the anomalies break (a legacy replica that never
 enforced them), so that bad rows can exist for ingestion to catch.
+
+Each table keeps a change log, `<table>_changes`, filled by triggers on every insert and update
+whoever the writer is, as a CDC outbox does: a row changed twice between two extractions keeps
+both versions there, while the table itself holds only the current one.
 """
 
 from __future__ import annotations
@@ -18,11 +22,32 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from generators.weights import ORDER_STATUSES, PAYMENT_METHODS, SEGMENTS
 
 TABLES = ("customers", "orders", "order_items")  # in foreign-key order
 KEYS = {"customers": "customer_id", "orders": "order_id", "order_items": "order_item_id"}
+COLUMNS = {
+    "customers": (
+        "customer_id", "first_name", "last_name", "email", "city", "country", "segment",
+        "created_at", "updated_at",
+    ),
+    "orders": (
+        "order_id", "customer_id", "order_at", "status", "payment_method", "total_amount",
+        "updated_at",
+    ),
+    "order_items": (
+        "order_item_id", "order_id", "product_id", "quantity", "unit_price", "discount_amount",
+        "updated_at",
+    ),
+}  # fmt: skip
+BATCH_ROWS = 50_000  # rows per executemany: bounded memory whatever the day's size
+
+
+def changes_table(table: str) -> str:
+    """The change log of `table`: one row per insert or update, in commit order."""
+    return f"{table}_changes"
 
 
 def _values(names: object) -> str:
@@ -70,6 +95,54 @@ def schema_sql(strict: bool, timestamp: str) -> list[str]:
     ]
 
 
+def change_log_sql(engine: str, timestamp: str) -> list[str]:
+    """The change tables and the triggers that fill them, for `engine`."""
+    statements = []
+    for table, columns in COLUMNS.items():
+        log = changes_table(table)
+        names = ", ".join(columns)
+        values = ", ".join(f"new.{column}" for column in columns)
+        change_id = (
+            "change_id integer primary key autoincrement"
+            if engine == "sqlite"
+            else "change_id bigint generated always as identity primary key"
+        )
+        statements += [
+            f"""create table if not exists {log} (
+                {change_id},
+                {", ".join(f"{column} {_log_type(column, timestamp)}" for column in columns)}
+            )""",
+            f"create index if not exists {log}_updated_at on {log} (updated_at)",
+        ]
+        if engine == "sqlite":
+            statements += [
+                f"""create trigger if not exists {log}_{event} after {event} on {table}
+                begin insert into {log} ({names}) values ({values}); end"""
+                for event in ("insert", "update")
+            ]
+        else:
+            statements += [
+                f"""create or replace function {log}_capture() returns trigger
+                language plpgsql as $$
+                begin insert into {log} ({names}) values ({values}); return new; end $$""",
+                f"drop trigger if exists {log}_capture on {table}",
+                f"""create trigger {log}_capture after insert or update on {table}
+                for each row execute function {log}_capture()""",
+            ]
+    return statements
+
+
+def _log_type(column: str, timestamp: str) -> str:
+    """Column types of a change table: as the table's, without its constraints."""
+    if column.endswith("_at"):
+        return timestamp
+    if column in ("total_amount", "unit_price", "discount_amount"):
+        return "numeric(12, 2)"
+    if column.endswith("_id") or column == "quantity":
+        return "bigint"
+    return "varchar(255)"
+
+
 @dataclass
 class ShopDatabase:
     """A connection to the shop database with the simulator's write operations."""
@@ -112,7 +185,7 @@ class ShopDatabase:
     def create_schema(self, strict: bool = True) -> None:
         timestamp = "timestamp" if self.engine == "sqlite" else "timestamptz"
         cursor = self.connection.cursor()
-        for statement in schema_sql(strict, timestamp):
+        for statement in [*schema_sql(strict, timestamp), *change_log_sql(self.engine, timestamp)]:
             cursor.execute(statement)
         self.connection.commit()
 
@@ -137,7 +210,8 @@ class ShopDatabase:
                     f"values ({', '.join([self._placeholder] * len(columns))}) "
                     f"on conflict ({KEYS[table_name]}) do update set {updates}"
                 )
-                cursor.executemany(statement, self._rows(table))
+                for batch in table.to_batches(BATCH_ROWS):
+                    cursor.executemany(statement, self._rows(batch))
                 written[table_name] = table.num_rows
             self.connection.commit()
         except Exception:
@@ -145,11 +219,19 @@ class ShopDatabase:
             raise
         return written
 
-    def _rows(self, table: pa.Table) -> list[tuple]:
-        rows = [tuple(row.values()) for row in table.to_pylist()]
-        if self.engine == "postgresql":
-            return rows
-        return [tuple(_sqlite_value(value) for value in row) for row in rows]
+    def _rows(self, batch: pa.RecordBatch) -> Iterator[tuple]:
+        """The batch's rows as parameter tuples, converted column by column (not row by row).
+
+        SQLite gets fixed-width UTC text timestamps and decimal text; PostgreSQL native values.
+        """
+        columns = []
+        for column in batch.columns:
+            if self.engine == "sqlite" and pa.types.is_timestamp(column.type):
+                column = pc.strftime(column.cast(pa.timestamp("us", "UTC")), SQLITE_TIMESTAMP)
+            elif self.engine == "sqlite" and pa.types.is_decimal(column.type):
+                column = column.cast(pa.string())
+            columns.append(column.to_pylist())
+        return zip(*columns, strict=True)
 
     def read(self, table_name: str) -> list[tuple]:
         """Every row of a table, by primary key, with values as Python types."""
@@ -181,6 +263,9 @@ def _connect_postgresql(url: str) -> Any:
         raise DatabaseUnavailable(
             f"shop database {shown} cannot be opened: {reason}; check LAKEHOUSE_SOURCE_DB_URL"
         ) from None
+
+
+SQLITE_TIMESTAMP = "%Y-%m-%d %H:%M:%S"  # Arrow's %S carries the microseconds: .ffffff
 
 
 def _sqlite_value(value: object) -> object:

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 import pyarrow.fs as pafs
 
 from generators.landing_zone import write_hours
-from generators.shop_db import TABLES, ShopDatabase
+from generators.shop_db import TABLES, ShopDatabase, changes_table
 from generators.simulation import Simulation
 
 STATE_TABLE = "simulator_state"
@@ -42,7 +42,8 @@ class SourceWriter:
     def reset(self) -> None:
         """Start from empty sources: a simulation replaces, it never mixes two runs."""
         cursor = self.database.connection.cursor()
-        for table in (*reversed(TABLES), STATE_TABLE):
+        logs = tuple(changes_table(table) for table in TABLES)
+        for table in (*reversed(TABLES), *logs, STATE_TABLE):
             cursor.execute(f"drop table if exists {table}")
         cursor.execute(f"create table {STATE_TABLE} (simulated_through date, simulation text)")
         self.database.connection.commit()
