@@ -109,8 +109,21 @@ def fetch_products(
     max_pages: int = MAX_PAGES,
 ) -> list[dict]:
     """Every product of the catalog as of `day`, each exactly once."""
+    pages = fetch_pages(client, day, page_size, retries, backoff_seconds, max_pages)
+    return [product for batch, _ in pages for product in batch]
+
+
+def fetch_pages(
+    client: httpx.Client,
+    day: date,
+    page_size: int = 50,
+    retries: int = 4,
+    backoff_seconds: float = 0.05,
+    max_pages: int = MAX_PAGES,
+) -> list[tuple[list[dict], str]]:
+    """Every page of the catalog as of `day`: (its products, the JSON text as received)."""
     where = f"{shown_url(client, '/products')} (date {day})"
-    products: list[dict] = []
+    pages: list[tuple[list[dict], str]] = []
     seen: set[object] = set()
     for page in range(1, max_pages + 1):
         params = {"date": day.isoformat(), "limit": page_size, "page": page}
@@ -123,10 +136,10 @@ def fetch_products(
                 f"is broken; {FIX}"
             )
         seen.update(ids)
-        products.extend(batch)
+        pages.append((batch, response.text))
         total = response.headers.get("X-Total-Count", "")  # optional: else a short page ends
-        if len(batch) < page_size or (total.isdecimal() and len(products) >= int(total)):
-            return products
+        if len(batch) < page_size or (total.isdecimal() and len(seen) >= int(total)):
+            return pages
     raise CatalogApiError(
         f"catalog API {where} was still paging after {max_pages:,} pages of {page_size}; {FIX}"
     )

@@ -28,6 +28,7 @@ from flows.extract import (
     LandingFile,
     attach_shop,
     catalog_lines,
+    catalog_pages,
     json_records,
     list_landing,
     read_landing,
@@ -213,11 +214,11 @@ def land(lake: Lake, checked: Checked, report: SourceReport) -> None:
 def fetch_catalog(settings: Settings, days: list[date], run: str) -> Checked:
     """Every day's catalog pages, checked in one query."""
     with catalog_url(settings) as url, catalog_client(url) as client:
-        pages = [catalog_lines(client, day) for day in days]
+        pages = pa.concat_tables([catalog_pages(client, day) for day in days])
     with connect(settings) as connection:
-        connection.register("catalog_pages", pa.concat_tables(pages))
+        connection.register("pages", pages)
         records = json_records(
-            PRODUCTS, "select * from catalog_pages", CATALOG_FIELDS, strict_keys=False
+            PRODUCTS, catalog_lines("select * from pages"), CATALOG_FIELDS, strict_keys=False
         )
         return check(connection, PRODUCTS, records, run, json_kinds=True)
 
@@ -471,12 +472,12 @@ def ingest_clickstream(start: date, end: date) -> SourceReport:
             world.advance_to(end)
     fs, root = filesystem(settings.landing_uri, settings)
     known: dict[str, dict] = state.data["files"]
-    listed = list_landing(fs, root, settings.landing_uri, days_between(start, end))
+    listed = list_landing(fs, root, days_between(start, end))
     unread = [file for file in listed if known.get(file.relative, {}).get("size") != file.size]
     logger = get_run_logger()
     for number, batch in enumerate(batches(unread, LANDING_BATCH_BYTES), start=1):
         with connect(settings) as connection:
-            read_landing(connection, batch, settings.landing_uri)
+            read_landing(connection, fs, batch)
             connection.register(
                 "ingested",
                 pa.table(

@@ -235,7 +235,8 @@ class Lake:
         return target
 
     def write_json(self, relative: str, payload: dict) -> None:
-        data = json.dumps(payload, indent=1, sort_keys=True, default=str).encode()
+        # compact, so that json's C encoder writes it: a state file lists every landing file
+        data = json.dumps(payload, separators=(",", ":"), sort_keys=True, default=str).encode()
         write_atomically(self.fs, self.path(relative), data)
 
     def count_rows(self, zone: str, entity: Entity) -> dict[date, int]:

@@ -75,7 +75,13 @@ def rewind(lake: Lake, findings: Iterable[Finding]) -> RepairPlan:
     shop = SourceState(lake, "shop")
     shop_days = [day for name in SHOP_ENTITIES for day in plan.reseal.get(name, ())]
     if shop_days and shop.watermark is not None:
+        # the change log is read again from its start: the merge keeps what is already there
         shop.data["watermark"] = min(shop.watermark, day_start(min(shop_days))).isoformat()
+        lost = {name for name in SHOP_ENTITIES if plan.reseal.get(name)}
+        shop.data["change_ids"] = {
+            name: 0 if name in lost else change_id
+            for name, change_id in shop.data.get("change_ids", {}).items()
+        }
         shop.write()
 
     clickstream = SourceState(lake, "clickstream")
@@ -108,8 +114,8 @@ def _fed(name: str, info: dict, days: set[date]) -> bool:
 def reseal(lake: Lake, plan: RepairPlan, run_id: str) -> list[str]:
     """Record the repaired partitions as they are now; returns what could not be restored.
 
-    A shop row version that the source has since overwritten cannot be read again: the source
-    keeps current rows only. Such losses are reported, never hidden by the new manifest entry.
+    A record no source holds any more (a landing file deleted, a change log pruned) cannot be read
+    again. Such losses are reported, never hidden by the new manifest entry.
     """
     for name, days in plan.reseal.items():
         for zone in ZONES:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -28,10 +28,8 @@ from flows.settings import Settings
 
 if TYPE_CHECKING:
     from flows.ingest import SourceState
-    from generators.shop_db import ShopDatabase
 
 SHOP_ENTITIES = ("customers", "orders", "order_items")
-DB_TIMESTAMP = "%Y-%m-%d %H:%M:%S"  # Arrow prints microseconds after the seconds
 
 
 @dataclass(frozen=True)
@@ -136,55 +134,39 @@ def _check_catalog(lake: Lake, state: SourceState) -> list[Finding]:
 
 
 def _check_shop(settings: Settings, lake: Lake, state: SourceState) -> list[Finding]:
-    from generators.shop_db import KEYS, ShopDatabase
+    """Every change the shop's watermarks say was read must be in raw or quarantine."""
+    from flows.duck import connect
+    from flows.extract import attach_shop, shop_changes, shop_lineage
+    from flows.ingest import register_parquet
 
-    watermark = state.watermark
-    if watermark is None:
-        return []
+    change_ids: dict[str, int] = state.data.get("change_ids", {})
     findings = []
-    with ShopDatabase.connect(settings.source_db_url.get_secret_value()) as database:
+    with connect(settings) as connection:
+        attach_shop(connection, settings.source_db_url.get_secret_value())
         for name in SHOP_ENTITIES:
-            ids, stamps = _source_versions(database, name, KEYS[name], watermark)
-            if len(ids) == 0:
+            if not change_ids.get(name):
                 continue
-            keys = pc.binary_join_element_wise(
-                f"shop:{name}/", pc.cast(ids, pa.string()), "@", stamps, ""
-            )
-            absent = pc.invert(pc.is_in(keys, value_set=_lake_sources(lake, ENTITIES[name])))
-            if not pc.any(absent).as_py():
-                continue
-            lost_days = pc.unique(pc.utf8_slice_codeunits(stamps.filter(absent), 0, 10))
-            days = tuple(sorted(date.fromisoformat(day) for day in lost_days.to_pylist()))
-            count = pc.sum(absent.cast(pa.int64())).as_py()
-            findings.append(Finding(name, f"{count:,} source rows not in the lake", "raw", days))
+            entity = ENTITIES[name]
+            files = [
+                info.path for zone in ZONES for info in lake.partition_files(zone, entity).values()
+            ]
+            register_parquet(connection, "landed", lake, files, "_source")
+            count, days = connection.execute(
+                f"""
+                with read as (
+                    select {shop_lineage(entity)} as _source,
+                        cast(try_cast(updated_at as timestamptz) as date) as day
+                    from ({shop_changes(connection, entity, 0)})
+                    where change_id <= {int(change_ids[name])}
+                )
+                select count(*), list(distinct day order by day)
+                from read anti join landed using (_source)
+                """
+            ).fetchone()
+            if count:
+                problem = f"{count:,} source rows not in the lake"
+                findings.append(Finding(name, problem, "raw", tuple(d for d in days if d)))
     return findings
-
-
-def _source_versions(
-    database: ShopDatabase, table: str, key: str, watermark: datetime
-) -> tuple[pa.Array, pa.Array]:
-    """Key and updated_at text of every row the shop database holds up to the watermark.
-
-    The text is the one ingestion writes into `_source` (flows/extract.py, DB_TIMESTAMP): Arrow's
-    %S prints the microseconds after the seconds.
-    """
-    from flows.extract import _bound
-
-    placeholder = "?" if database.engine == "sqlite" else "%s"
-    cursor = database.connection.cursor()
-    cursor.execute(
-        f"select {key}, updated_at from {table} where updated_at <= {placeholder}",
-        (_bound(database, watermark),),
-    )
-    rows = cursor.fetchall()
-    if not rows:
-        return pa.array([], pa.int64()), pa.array([], pa.string())
-    ids, stamps = zip(*rows, strict=True)
-    if isinstance(stamps[0], datetime):
-        texts = pc.strftime(pa.array(stamps, pa.timestamp("us", "UTC")), DB_TIMESTAMP)
-    else:
-        texts = pa.array(stamps, pa.string())
-    return pa.array(ids, pa.int64()), texts
 
 
 def _check_clickstream(lake: Lake, state: SourceState) -> list[Finding]:
