@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -50,6 +50,7 @@ from generators.sources import SourceWriter
 
 CHANGE_OVERLAP = 1_000  # change ids re-read behind the watermark: commits that landed late
 LANDING_BATCH_BYTES = 256 * 2**20  # landing files read at once
+CATALOG_BATCH_DAYS = 31  # catalog days fetched and landed at once
 SHOP_ENTITIES = (CUSTOMERS, ORDERS, ORDER_ITEMS)
 STATE_RUNS_KEPT = 100
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -211,9 +212,9 @@ def land(lake: Lake, checked: Checked, report: SourceReport) -> None:
 
 
 @io_task("fetch-catalog")
-def fetch_catalog(settings: Settings, days: list[date], run: str) -> Checked:
-    """Every day's catalog pages, checked in one query."""
-    with catalog_url(settings) as url, catalog_client(url) as client:
+def fetch_catalog(settings: Settings, url: str, days: list[date], run: str) -> Checked:
+    """The catalog pages of `days`, checked in one query."""
+    with catalog_client(url) as client:
         pages = pa.concat_tables([catalog_pages(client, day) for day in days])
     with connect(settings) as connection:
         connection.register("pages", pages)
@@ -228,15 +229,21 @@ def ingest_catalog_api(start: date, end: date) -> SourceReport:
     """One catalog snapshot per business day, paginated, retried on 5xx, 429 and timeouts.
 
     A day already snapshotted is not fetched again: the catalog of a past day does not change.
+    Days are fetched and landed a month at a time, so memory does not grow with the window.
     """
     settings, lake, state, report = begin_source_run("catalog")
     taken = set(state.data.get("snapshot_days", []))
     days = [day for day in days_between(start, end) if day.isoformat() not in taken]
-    if days:
-        checked = fetch_catalog(settings, days, report.run_id)
-        report.records["products"] = checked.records
-        land(lake, checked, report)
-        state.data["snapshot_days"] = sorted(taken | {day.isoformat() for day in days})
+    with ExitStack() as stack:
+        url = stack.enter_context(catalog_url(settings)) if days else ""
+        for first in range(0, len(days), CATALOG_BATCH_DAYS):
+            batch = days[first : first + CATALOG_BATCH_DAYS]
+            checked = fetch_catalog(settings, url, batch, report.run_id)
+            report.records["products"] += checked.records
+            land(lake, checked, report)
+            taken |= {day.isoformat() for day in batch}
+            state.data["snapshot_days"] = sorted(taken)
+            state.write()
     state.save(report, start, end)
     get_run_logger().info(report.summary())
     return report

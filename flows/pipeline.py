@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 
 from flows.cleanup import clean_leftovers
 from flows.ingest import ingest, run_id, summarize
-from flows.lake import Lake
+from flows.lake import ZONES, Lake
 from flows.lock import writer_lock
+from flows.manifest import Manifest
 from flows.publish import (
     PublishRefused,
     begin_build,
@@ -46,13 +47,50 @@ class PipelineResult:
     published: str
 
 
+def first_day_written_since(lake: Lake, baseline: str) -> date | None:
+    """The earliest partition day (any zone, any entity) written after `baseline`.
+
+    With nothing written since, the day after the last partition: incremental models then
+    read no partition at all. None without a baseline: every partition is new.
+    """
+    if not baseline:
+        return None
+    after = datetime.fromisoformat(baseline)
+    written, latest = [], []
+    for entity in ENTITIES.values():
+        for zone in ZONES:
+            partitions = Manifest(lake, zone, entity).partitions
+            latest += list(partitions)
+            written += [
+                day
+                for day, entry in partitions.items()
+                if datetime.fromisoformat(entry.written_at) > after
+            ]
+    if written:
+        return min(written)
+    return max(latest) + timedelta(days=1) if latest else None
+
+
 @task(name="build-warehouse", cache_policy=NONE)
 def build(settings: Settings, full_refresh: bool = False) -> dict[str, int]:
-    """dbt build under a new build id; only a build that passes can go on to the gate."""
+    """dbt build under a new build id; only a build that passes can go on to the gate.
+
+    Incremental models read the lake from the first partition day written since the last build
+    that passed dbt; after a failed build that day stays where it was, so nothing is skipped.
+    """
     record = begin_build(settings)
-    get_run_logger().info("building the warehouse: build %s", record.build_id[:12])
+    since = (
+        None
+        if full_refresh
+        else first_day_written_since(Lake.from_settings(settings), record.baseline)
+    )
+    get_run_logger().info(
+        "building the warehouse: build %s, %s",
+        record.build_id[:12],
+        f"lake partitions from {since}" if since else "every lake partition",
+    )
     try:
-        statuses = build_warehouse(settings, full_refresh)
+        statuses = build_warehouse(settings, full_refresh, since)
     except BuildError as error:
         fail_build(settings, record, str(error))
         raise

@@ -36,6 +36,9 @@ class BuildRecord:
     started_at: str
     sha256: str = ""
     detail: str = ""
+    # when the last build that passed dbt started: lake partitions written after it are new
+    # to the build file, and incremental models read from the first of their days
+    baseline: str = ""
 
 
 def record_path(settings: Settings) -> Path:
@@ -61,10 +64,19 @@ def write_record(settings: Settings, record: BuildRecord) -> BuildRecord:
     return record
 
 
+DBT_PASSED = ("built", "gated", "rejected", "published")
+
+
 def begin_build(settings: Settings) -> BuildRecord:
     """A new build id; until dbt passes, nothing built under it can be published."""
     started = datetime.now(UTC).isoformat()
-    return write_record(settings, BuildRecord(uuid.uuid4().hex, "building", started))
+    previous = read_record(settings)
+    baseline = ""
+    if previous is not None and settings.build_path.exists():
+        baseline = previous.started_at if previous.status in DBT_PASSED else previous.baseline
+    return write_record(
+        settings, BuildRecord(uuid.uuid4().hex, "building", started, baseline=baseline)
+    )
 
 
 def fail_build(settings: Settings, record: BuildRecord, reason: str) -> BuildRecord:

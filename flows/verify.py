@@ -140,6 +140,8 @@ def _check_shop(settings: Settings, lake: Lake, state: SourceState) -> list[Find
     from flows.ingest import register_parquet
 
     change_ids: dict[str, int] = state.data.get("change_ids", {})
+    if not any(change_ids.values()):
+        return []  # nothing read from the shop yet
     findings = []
     with connect(settings) as connection:
         attach_shop(connection, settings.source_db_url.get_secret_value())

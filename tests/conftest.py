@@ -78,13 +78,27 @@ class Built:
 
 @pytest.fixture(scope="session")
 def built(prefect_server: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
-    """The whole pipeline, run once at seed scale on a short window, in a temp dir."""
+    """The whole pipeline at seed scale on a short window, in a temp dir.
+
+    The sources are generated first, as `lakehouse generate` does, so the run finds every day
+    already written: history must still arrive whole, through the shop's change log.
+    """
+    from flows.ingest import simulation_config
     from flows.pipeline import lakehouse_pipeline
+    from flows.storage import filesystem
+    from generators.simulation import Simulation
+    from generators.sources import write_sources
 
     environment = settings_environment(
         tmp_path_factory.mktemp("e2e"), LAKEHOUSE_START_DATE=E2E_START, LAKEHOUSE_DAYS=str(E2E_DAYS)
     )
     with mock.patch.dict(os.environ, environment):
+        settings = load_settings()
+        write_sources(
+            Simulation(simulation_config(settings)),
+            settings.source_db_url.get_secret_value(),
+            filesystem(settings.landing_uri, settings),
+        )
         result = lakehouse_pipeline()
         yield Built(load_settings(), environment, result)
 

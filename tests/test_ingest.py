@@ -396,3 +396,39 @@ def test_a_grown_file_a_late_commit_and_a_changed_row_each_land_exactly_once(
     assert sorted(statuses) == ["pending", "processing"]
     for table in ("customers", "orders", "order_items"):
         assert database_rows(sources, table) <= lake_rows(sources, table), table
+
+
+def test_every_change_between_two_extractions_lands_from_the_change_log(
+    tmp_path: Path, prefect_server: None
+) -> None:
+    """A row changed three times between two runs: the table keeps one, the lake all three."""
+    sources = sandbox(tmp_path, LAKEHOUSE_DAYS="3")
+    last = START + timedelta(days=2)
+    sources.ingest(START, last)
+    url = sources.settings.source_db_url.get_secret_value()
+    steps = ("processing", "completed", "returned")
+    with ShopDatabase.connect(url) as database:
+        connection = database.connection
+        order_id = connection.execute("select min(order_id) from orders").fetchone()[0]
+        for minute, status in enumerate(steps, start=1):
+            connection.execute(
+                "update orders set status = ?, updated_at = ? where order_id = ?",
+                (status, f"{last} 23:5{minute}:00.000000", order_id),
+            )
+        connection.commit()
+        current = connection.execute(
+            "select count(*) from orders where order_id = ?", (order_id,)
+        ).fetchone()[0]
+    assert current == 1, "the source table holds only the current row"
+
+    report = sources.ingest(last, last)["shop"]
+    assert report.landed == Counter(customers=0, orders=3, order_items=0)
+    versions = {
+        row["updated_at"].strftime("%H:%M"): row["status"]
+        for row in sources.table("raw", "orders").to_pylist()
+        if row["order_id"] == order_id
+    }
+    assert [versions[f"23:5{minute}"] for minute in (1, 2, 3)] == list(steps)
+    assert sources.ingest(last, last)["shop"].landed == Counter(
+        customers=0, orders=0, order_items=0
+    ), "read again, the change log adds nothing"

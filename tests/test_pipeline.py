@@ -64,6 +64,46 @@ def test_every_raw_order_line_reaches_the_fact_with_every_cent(built: Built) -> 
     assert unknown == 0
 
 
+def test_every_order_line_gets_the_customer_segment_of_its_order_time(built: Built) -> None:
+    """Sources generated before the run: every customer version still reaches dim_customers.
+
+    The expected segment comes from the shop's own change log, not from the pipeline.
+    """
+    database = built.settings.source_db_url.get_secret_value().removeprefix("sqlite:///")
+    with duckdb.connect() as connection:
+        connection.execute("set TimeZone = 'UTC'")
+        connection.execute(f"attach '{database}' as shop (type sqlite, read_only)")
+        connection.execute(f"attach '{built.settings.warehouse_path}' as warehouse (read_only)")
+        lines, wrong, changed_customers = connection.execute(
+            """
+            with versions as (
+                select customer_id, segment, cast(updated_at as timestamptz) as changed_at
+                from shop.customers_changes
+            ),
+            expected as (
+                select fact.order_item_id, arg_max(versions.segment, versions.changed_at) as segment
+                from warehouse.fact_orders as fact
+                join versions
+                    on fact.customer_id = versions.customer_id
+                    and versions.changed_at <= fact.order_at
+                group by fact.order_item_id
+            )
+            select
+                count(*),
+                count(*) filter (where dim.customer_segment is distinct from expected.segment),
+                (select count(*) from (
+                    select customer_id from versions group by 1 having count(distinct segment) > 1
+                ))
+            from warehouse.fact_orders as fact
+            join expected using (order_item_id)
+            join warehouse.dim_customers as dim using (customer_sk)
+            """
+        ).fetchone()
+    assert changed_customers > 0, "some customers change segment inside the window"
+    assert lines > 0
+    assert wrong == 0
+
+
 def test_quality_gate_passed_and_was_stored(built: Built) -> None:
     assert built.result.gate.passed
     stored = json.loads((built.settings.run_state_dir / "quality_gate.json").read_text())
