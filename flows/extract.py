@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 
 import duckdb
 import httpx
+import numpy as np
 import pyarrow as pa
 import pyarrow.fs as pafs
 
@@ -25,11 +27,13 @@ from flows.catalog_client import fetch_pages
 from flows.duck import quoted
 from flows.schemas import Entity
 from flows.settings import redact_url
+from generators.objects import is_object_store
 from generators.shop_db import DatabaseUnavailable, changes_table
 
 DB_TIMESTAMP = "%Y-%m-%d %H:%M:%S.%f"
 SHOP = "shop"  # the attached database's name
-READERS = 8  # landing files read at once
+READERS = 8  # landing files read at once from an object store
+SHORT_WINDOW_DAYS = 31  # up to this many days, landing folders are listed one by one
 MAX_PAGE_SIZE = 500  # the most products a catalog page may hold (FakeStore-style APIs cap it)
 
 
@@ -110,6 +114,8 @@ def shop_records(entity: Entity, changes: str) -> str:
             cast(json_object({record}) as varchar) as _record,
             {shop_lineage(entity)} as _source,
             cast(try_cast(updated_at as timestamptz) as date) as _fallback_date,
+            cast(null as varchar) as _file,
+            cast(null as bigint) as _line,
             cast(null as varchar) as _problem
         from ({changes})
         qualify row_number() over (partition by _source order by change_id) = 1
@@ -138,48 +144,78 @@ def landing_files(fs: pafs.FileSystem, root: str, day: date) -> list[str]:
 
 
 def list_landing(fs: pafs.FileSystem, root: str, days: list[date]) -> list[LandingFile]:
-    """The hour files that arrived on `days`: one listing of the clickstream folder."""
+    """The hour files that arrived on `days`.
+
+    A short window lists its day folders; a long one the whole clickstream folder at once (on
+    S3 a listing returns 1,000 keys a request, whatever the folders).
+    """
+    if len(days) <= SHORT_WINDOW_DAYS:
+        folders = [f"{root}/clickstream/{day:%Y/%m/%d}" for day in days]
+    else:
+        folders = [f"{root}/clickstream"]
     wanted = {f"clickstream/{day:%Y/%m/%d}/" for day in days}
-    selector = pafs.FileSelector(f"{root}/clickstream", recursive=True, allow_not_found=True)
     files = []
-    for info in fs.get_file_info(selector):
-        relative = info.path.removeprefix(root).lstrip("/")
-        if info.type != pafs.FileType.File or not relative.endswith(".ndjson"):
-            continue
-        if relative[: len("clickstream/YYYY/MM/DD/")] in wanted:
-            files.append(LandingFile(info.path, relative, info.size))
+    for folder in folders:
+        selector = pafs.FileSelector(folder, recursive=True, allow_not_found=True)
+        for info in fs.get_file_info(selector):
+            relative = info.path.removeprefix(root).lstrip("/")
+            if info.type != pafs.FileType.File or not relative.endswith(".ndjson"):
+                continue
+            if relative[: len("clickstream/YYYY/MM/DD/")] in wanted:
+                files.append(LandingFile(info.path, relative, info.size))
     return sorted(files, key=lambda file: file.relative)
 
 
 def read_landing(
-    connection: duckdb.DuckDBPyConnection, fs: pafs.FileSystem, files: list[LandingFile]
+    connection: duckdb.DuckDBPyConnection,
+    fs: pafs.FileSystem,
+    files: list[LandingFile],
+    known: dict[str, str],
 ) -> None:
-    """Create `landing_text` (file, content, sha256, size): the files' bytes, read concurrently.
+    """Register `landing_text` (file, content, sha256, size): the files not ingested before.
 
-    Reading is per file (there are 24 a day whatever the volume), several at once: DuckDB's
-    read_text pays ~0.3 ms of its own per file, and an object store answers faster in parallel.
+    `known` maps a file to the sha256 it had when ingested; a file whose bytes still have it
+    is left out. Reading is per file (24 a day whatever the volume; DuckDB's read_text pays
+    ~0.3 ms of its own per file), several at once from an object store.
     """
 
-    def read(file: LandingFile) -> tuple[str, str, int]:
+    def read(file: LandingFile) -> bytes:
         with fs.open_input_stream(file.path) as stream:
-            data = stream.read()
-        return hashlib.sha256(data).hexdigest(), data.decode("utf-8", errors="replace"), len(data)
+            return stream.read()
 
-    with ThreadPoolExecutor(READERS) as pool:
-        shas, contents, sizes = zip(*pool.map(read, files), strict=True) if files else ((), (), ())
+    if is_object_store(fs):  # requests wait on the network: keep several in flight
+        with ThreadPoolExecutor(READERS) as pool:
+            contents = list(pool.map(read, files))
+    else:  # a local read is faster alone than handed to a thread
+        contents = [read(file) for file in files]
+    shas = [hashlib.sha256(data).hexdigest() for data in contents]
+    new = [i for i, file in enumerate(files) if known.get(file.relative) != shas[i]]
+    contents = [contents[i] for i in new]
     connection.register(
-        "landing_read",
+        "landing_text",
         pa.table(
             {
-                "file": pa.array([file.relative for file in files], pa.string()),
-                "content": pa.array(contents, pa.large_string()),
-                "sha256": pa.array(shas, pa.string()),
-                "size": pa.array(sizes, pa.int64()),
+                "file": pa.array([files[i].relative for i in new], pa.string()),
+                "content": _text_array(contents),
+                "sha256": pa.array([shas[i] for i in new], pa.string()),
+                "size": pa.array([len(data) for data in contents], pa.int64()),
             }
         ),
     )
-    connection.execute("create or replace temporary table landing_text as from landing_read")
-    connection.unregister("landing_read")
+
+
+def _text_array(contents: list[bytes]) -> pa.LargeStringArray:
+    """The files as one Arrow text array, built from one buffer; bad UTF-8 becomes U+FFFD."""
+    offsets = np.concatenate([[0], np.cumsum([len(data) for data in contents], dtype=np.int64)])
+    text = pa.LargeStringArray.from_buffers(
+        len(contents), pa.py_buffer(offsets), pa.py_buffer(b"".join(contents))
+    )
+    try:
+        text.validate(full=True)  # UTF-8 of every file at once
+    except pa.ArrowInvalid:
+        decoded = [data.decode("utf-8", errors="replace") for data in contents]
+        return pa.array(decoded, pa.large_string())
+    return text
 
 
 def split_lines(connection: duckdb.DuckDBPyConnection) -> None:
@@ -202,49 +238,61 @@ def split_lines(connection: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _structure(paths: list[str]) -> dict:
+    """The from_json structure that reads every path as text: {"rating": {"rate": "VARCHAR"}}."""
+    structure: dict = {}
+    for path in paths:
+        node = structure
+        *parents, leaf = path.removeprefix("$.").split(".")
+        for parent in parents:
+            node = node.setdefault(parent, {})
+        node[leaf] = "VARCHAR"
+    return structure
+
+
 def json_records(
     entity: Entity, lines: str, renames: dict[str, str] | None = None, strict_keys: bool = True
 ) -> str:
-    """Lines of JSON objects in the checks' shape: each field's text and JSON type.
+    """Lines of JSON objects in the checks' shape: each field as its text.
 
-    `renames` maps a field to the JSON path it is read from, when the names differ; with
-    `strict_keys`, a key the entity does not know sends the record to quarantine.
+    Each line is parsed once into a struct of text (numbers keep their JSON spelling, so
+    `1.5` stays "1.5" and fails an integer column). `renames` maps a field to the JSON path it
+    is read from, when the names differ; with `strict_keys`, a key the entity does not know
+    sends the record to quarantine. `lines` has: line, _source, _file, _line, _fallback_date.
     """
     renames = renames or {}
-    known = ", ".join(
-        quoted(renames.get(name, f"$.{name}").removeprefix("$.").split(".")[0])
-        for name in entity.schema.names
+    paths = [renames.get(name, f"$.{name}") for name in entity.schema.names]
+    structure = json.dumps(_structure(paths))
+    known = ", ".join(quoted(path.removeprefix("$.").split(".")[0]) for path in paths)
+    fields = ", ".join(
+        f'parsed.value.{path.removeprefix("$.")} as "{name}"'
+        for name, path in zip(entity.schema.names, paths, strict=True)
     )
-    paths = ", ".join(quoted(renames.get(name, f"$.{name}")) for name in entity.schema.names)
-    fields = []
-    for index, name in enumerate(entity.schema.names, start=1):
-        fields.append(f'texts[{index}] as "{name}"')
-        fields.append(f"coalesce(kinds[{index}], 'NULL') as \"{name}__kind\"")
+    unknown = (
+        f"list_filter(json_keys(line), key -> not list_contains([{known}], key))"
+        if strict_keys
+        else "[]"
+    )
     return f"""
-        with parsed as (
-            select *, coalesce(json_valid(line), false)
-                and json_type(case when json_valid(line) then line end) = 'OBJECT' as is_object
+        with objects as (
+            select *, coalesce(json_valid(line) and starts_with(ltrim(line), '{{'), false)
+                as is_object
             from ({lines})
         ),
-        keyed as (  -- one parse per line: every path at once
+        parsed as (
             select *,
-                case when is_object then json_extract_string(line, [{paths}]) end as texts,
-                case when is_object then json_type(line, [{paths}]) end as kinds,
-                case when is_object then list_filter(
-                    json_keys(line), key -> not list_contains([{known}], key)
-                ) end as unknown_keys
-            from parsed
+                case when is_object then from_json(line, {quoted(structure)}) end as value,
+                case when is_object then {unknown} end as unknown_keys
+            from objects
         )
-        select {", ".join(fields)},
-            line as _record,
-            _source,
-            _fallback_date,
+        select {fields},
+            line as _record, _source, _file, _line, _fallback_date,
             case
                 when not is_object then 'malformed_json'
-                when {strict_keys} and len(unknown_keys) > 0
+                when len(unknown_keys) > 0
                     then 'unknown_column: ' || array_to_string(list_sort(unknown_keys), ', ')
             end as _problem
-        from keyed
+        from parsed
     """
 
 
@@ -283,7 +331,9 @@ def catalog_lines(pages: str) -> str:
                 as line,
             'catalog:/products?date=' || snapshot_date || '#'
                 || coalesce(json_extract_string(product, '$.id'), '?') as _source,
-            snapshot_date as _fallback_date
+            snapshot_date as _fallback_date,
+            cast(null as varchar) as _file,
+            cast(null as bigint) as _line
         from products
     """
 

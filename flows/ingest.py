@@ -38,10 +38,10 @@ from flows.extract import (
 )
 from flows.lake import Lake, LakeStateError
 from flows.lock import writer_lock
-from flows.schemas import CUSTOMERS, EVENTS, ORDER_ITEMS, ORDERS, PRODUCTS, QUARANTINE_SCHEMA
+from flows.schemas import CUSTOMERS, EVENTS, ORDER_ITEMS, ORDERS, PRODUCTS
 from flows.settings import Settings, load_settings
 from flows.storage import filesystem
-from flows.validation import Checked, Rule, check
+from flows.validation import Checked, Rule, check, check_into_table, split_checked
 from generators.catalog_api import CatalogApi
 from generators.config import Dirty, SimulationConfig
 from generators.shop_db import DatabaseUnavailable
@@ -221,7 +221,7 @@ def fetch_catalog(settings: Settings, url: str, days: list[date], run: str) -> C
         records = json_records(
             PRODUCTS, catalog_lines("select * from pages"), CATALOG_FIELDS, strict_keys=False
         )
-        return check(connection, PRODUCTS, records, run, json_kinds=True)
+        return check(connection, PRODUCTS, records, run)
 
 
 @flow(name="ingest-catalog-api")
@@ -368,17 +368,16 @@ def batches(files: list[LandingFile], limit: int) -> list[list[LandingFile]]:
     return groups
 
 
-def mark_duplicates(connection: duckdb.DuckDBPyConnection, lake: Lake, good: pa.Table) -> None:
-    """Create `first_read`: for each event id of `good`, where it was first read.
+def mark_duplicates(connection: duckdb.DuckDBPyConnection, lake: Lake) -> None:
+    """Give the reason `duplicate` to events in `checked` whose id was read before elsewhere.
 
-    An event id read before at another place (file and line), in the lake or earlier in this
-    batch, is a duplicate; the same line read again is the same record, not a duplicate.
+    Elsewhere is another place (file and line) in the lake or earlier in this batch; the same
+    line read again is the same record, not a duplicate. Only ids seen twice are ordered.
     """
-    connection.register("arriving", good)
     days = {
         row[0]
         for row in connection.execute(
-            "select distinct cast(timezone('UTC', event_at) as date) from arriving"
+            "select distinct _partition_date from checked where _reason is null"
         ).fetchall()
     }
     files = [info.path for day, info in lake.partition_files("raw", EVENTS).items() if day in days]
@@ -386,16 +385,38 @@ def mark_duplicates(connection: duckdb.DuckDBPyConnection, lake: Lake, good: pa.
     connection.execute(
         r"""
         create or replace temporary table first_read as
-        with candidates as (
-            select event_id, _source, 0 as pass, '' as file, 0 as line from landed_events
+        with arriving as (
+            select event_id, _source, _file, _line from checked where _reason is null
+        ),
+        repeated as (
+            select event_id from (
+                select event_id from arriving
+                union all
+                select cast(event_id as bigint) from landed_events
+            )
+            group by event_id having count(*) > 1
+        ),
+        candidates as (
+            select cast(event_id as bigint) as event_id, _source, 0 as pass, '' as file, 0 as line
+            from landed_events
+            where cast(event_id as bigint) in (select event_id from repeated)
             union all
-            select event_id, _source, 1,
-                regexp_extract(_source, '^(.*):(\d+)$', 1),
-                cast(regexp_extract(_source, '^(.*):(\d+)$', 2) as bigint)
-            from arriving
+            select event_id, _source, 1, _file, _line
+            from arriving where event_id in (select event_id from repeated)
         )
         select event_id, arg_min(_source, (pass, file, line)) as first_source
         from candidates group by event_id
+        """
+    )
+    connection.execute(
+        """
+        update checked
+        set _reason = 'duplicate: event_id=' || checked.event_id || ' first read at '
+            || first_read.first_source
+        from first_read
+        where checked.event_id = first_read.event_id
+            and checked._reason is null
+            and checked._source <> first_read.first_source
         """
     )
 
@@ -407,55 +428,23 @@ def check_landing_batch(
     records = json_records(
         EVENTS,
         """
-        select line, file || ':' || number as _source,
+        select line, file || ':' || number as _source, file as _file, number as _line,
             cast(strptime(substr(file, 13, 10), '%Y/%m/%d') as date) as _fallback_date
         from landing_lines
         """,
     )
-    checked = check(connection, EVENTS, records, run, json_kinds=True)
-    mark_duplicates(connection, lake, checked.good)
-    good = connection.execute(
-        """
-        select arriving.* from arriving join first_read using (event_id)
-        where arriving._source = first_read.first_source
-        """
-    ).to_arrow_table()
-    repeated = connection.execute(
-        f"""
-        select landing_lines.line as record,
-            'duplicate: event_id=' || arriving.event_id || ' first read at '
-                || first_read.first_source as reason,
-            {quoted(run)} as _run_id, arriving._source,
-            cast(timezone('UTC', arriving.event_at) as date) as partition_date
-        from arriving
-        join first_read using (event_id)
-        join landing_lines on arriving._source = landing_lines.file || ':' || landing_lines.number
-        where arriving._source <> first_read.first_source
-        """
-    ).to_arrow_table()
-    checked = Checked(
-        EVENTS,
-        good.cast(EVENTS.raw_schema),
-        pa.concat_tables([checked.bad, repeated.cast(QUARANTINE_SCHEMA)]),
-    )
-    connection.register("checked_good", checked.good)
-    connection.register("checked_bad", checked.bad)
+    check_into_table(connection, EVENTS, records)
+    mark_duplicates(connection, lake)
+    checked = split_checked(connection, EVENTS, run)
     rows = connection.execute(
-        r"""
-        with days as (
-            select regexp_extract(_source, '^(.*):\d+$', 1) as file,
-                cast(timezone('UTC', event_at) as date) as day
-            from checked_good
-            union all
-            select regexp_extract(_source, '^(.*):\d+$', 1), partition_date from checked_bad
-        ),
-        per_file as (
-            select file, list(distinct strftime(day, '%Y-%m-%d') order by 1) as days
-            from days group by file
+        """
+        with per_file as (
+            select _file as file, count(*) as lines,
+                list(distinct strftime(_partition_date, '%Y-%m-%d')) as days
+            from checked group by _file
         )
         select landing_text.file, landing_text.sha256, landing_text.size,
-            (select count(*) from landing_lines where landing_lines.file = landing_text.file),
-            coalesce(per_file.days, [])
+            coalesce(per_file.lines, 0), coalesce(per_file.days, [])
         from landing_text left join per_file using (file)
         """
     ).fetchall()
@@ -484,20 +473,8 @@ def ingest_clickstream(start: date, end: date) -> SourceReport:
     logger = get_run_logger()
     for number, batch in enumerate(batches(unread, LANDING_BATCH_BYTES), start=1):
         with connect(settings) as connection:
-            read_landing(connection, fs, batch)
-            connection.register(
-                "ingested",
-                pa.table(
-                    {
-                        "file": [file.relative for file in batch],
-                        "sha256": [known.get(file.relative, {}).get("sha256") for file in batch],
-                    }
-                ),
-            )
-            connection.execute(
-                "delete from landing_text where (file, sha256) in "
-                "(select (file, sha256) from ingested)"
-            )
+            shas = {file.relative: known.get(file.relative, {}).get("sha256") for file in batch}
+            read_landing(connection, fs, batch, shas)
             split_lines(connection)
             checked, files = check_landing_batch(connection, lake, report.run_id)
         report.records["events"] += checked.records

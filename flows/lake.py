@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.fs as pafs
@@ -153,7 +154,7 @@ class Lake:
         days = partition_dates(table, partition_by)
         order = pc.sort_indices(days)
         table, days = table.take(order), days.take(order).to_numpy(zero_copy_only=False)
-        starts = [0, *(i for i in range(1, len(days)) if days[i] != days[i - 1])]
+        starts = np.flatnonzero(np.r_[True, days[1:] != days[:-1]]).tolist()
         ends = [*starts[1:], len(days)]
         manifest = Manifest(self, zone, entity)
         present = self.partition_files(zone, entity)

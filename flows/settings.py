@@ -75,7 +75,7 @@ class Settings(BaseSettings):
         120.0, description="How long a run waits for its temporary Prefect server to start"
     )
     duckdb_memory_limit: str = Field(
-        "3GB", description="Memory DuckDB may use per connection (dbt, ingestion, the gate)"
+        "2GB", description="Memory DuckDB may use per connection (dbt, ingestion, the gate)"
     )
     duckdb_threads: int = Field(0, description="DuckDB threads; 0: one per CPU core")
     duckdb_temp_directory: Path = Field(

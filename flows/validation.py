@@ -1,14 +1,16 @@
 """Check records against their entity's declared schema and rules, in SQL: one reason per rejection.
 
 Every source is first put in one shape, a DuckDB relation with, per record:
-- each field of the entity as text (NULL when absent), and for JSON sources `<field>__kind`, the
-  JSON type it had (DuckDB's json_type), so that `"quantity": 1.5` or `"price": true` is a wrong
-  type rather than a silently converted value;
+- each field of the entity as text (NULL when absent). An integer must be written as one:
+  `"quantity": 1.5` or `true` is a wrong type, never a silently rounded value;
 - `_record` (the record as received: the JSON line, or the row as JSON), `_source` (where it was
-  read), `_fallback_date` (the partition of a record whose own date cannot be read) and
-  `_problem` (a reason already known while reading: malformed_json, unknown_column …).
-The checks then run as one query per batch: typed with try_cast, the first broken rule as the
-reason (CASE … in the order the rules are declared), no record ever handled in Python.
+  read), `_file` and `_line` (for landing files, else NULL), `_fallback_date` (the partition of
+  a record whose own date cannot be read) and `_problem` (a reason already known while reading:
+  malformed_json, unknown_column …).
+The checks then run as one query per batch into the temporary table `checked`: typed with
+try_cast, the first broken rule as the reason (CASE … in the order the rules are declared), no
+record ever handled in Python. A caller may add reasons of its own to `checked` (duplicates)
+before `split_checked` reads out raw and quarantine.
 """
 
 from __future__ import annotations
@@ -23,8 +25,6 @@ from flows.duck import quoted
 from flows.schemas import QUARANTINE_SCHEMA, Entity
 
 INTEGER_TEXT = r"^\s*-?\d+\s*$"
-INTEGER_KINDS = ("BIGINT", "UBIGINT")
-NUMBER_KINDS = ("BIGINT", "UBIGINT", "DOUBLE")
 
 
 @dataclass(frozen=True)
@@ -73,25 +73,12 @@ def _typed(field: pa.Field) -> str:
     return f"try_cast({name} as {_sql_type(field.type)})"
 
 
-def _kind_allowed(field: pa.Field) -> str:
-    """For JSON sources: the JSON types the field may arrive as."""
-    if pa.types.is_integer(field.type):
-        kinds = INTEGER_KINDS
-    elif pa.types.is_floating(field.type) or pa.types.is_decimal(field.type):
-        kinds = (*NUMBER_KINDS, "VARCHAR")  # money may come as text ("9.99") or as a number
-    else:
-        kinds = ("VARCHAR",)
-    return f"src.\"{field.name}__kind\" in ({', '.join(quoted(kind) for kind in kinds)}, 'NULL')"
-
-
-def _rules(entity: Entity, typed: dict[str, str], json_kinds: bool) -> list[tuple[str, str]]:
+def _rules(entity: Entity, typed: dict[str, str]) -> list[tuple[str, str]]:
     """(broken, reason) in the order a reason is chosen: type, required, allowed, range."""
     rules: list[tuple[str, str]] = []
     for field in entity.schema:
         name = f'src."{field.name}"'
         broken = f"{name} is not null and {typed[field.name]} is null"
-        if json_kinds:
-            broken = f"({broken}) or not coalesce({_kind_allowed(field)}, true)"
         rules.append((broken, f"'wrong_type: {field.name}=' || coalesce({name}, 'null')"))
     for name in entity.required:
         rules.append((f"{typed[name]} is null", quoted(f"missing_required: {name}")))
@@ -117,19 +104,17 @@ def _rules(entity: Entity, typed: dict[str, str], json_kinds: bool) -> list[tupl
     return rules
 
 
-def check(
+def check_into_table(
     connection: duckdb.DuckDBPyConnection,
     entity: Entity,
     relation: str,
-    run_id: str,
     rules: Sequence[Rule] = (),
-    json_kinds: bool = False,
-) -> Checked:
-    """Split the records of `relation` (SQL naming a table or view in the shape above)."""
+) -> None:
+    """Type and check the records of `relation` into the temporary table `checked`."""
     typed = {field.name: _typed(field) for field in entity.schema}
     columns = ",\n".join(f'{typed[f.name]} as "{f.name}"' for f in entity.schema)
     reasons = ["src._problem"]
-    for broken, reason in _rules(entity, typed, json_kinds):
+    for broken, reason in _rules(entity, typed):
         reasons.append(f"case when {broken} then {reason} end")
     # extra rules read the typed columns, so they are chosen after the declared ones
     extra = [f"case when {rule.broken} then {rule.reason} end" for rule in rules]
@@ -140,7 +125,7 @@ def check(
         f"""
         create or replace temporary table checked as
         with typed_first as (
-            select {columns}, src._record, src._source, src._fallback_date,
+            select {columns}, src._record, src._source, src._file, src._line, src._fallback_date,
                 coalesce({", ".join(reasons)}) as _reason
             from ({relation}) as src
         ),
@@ -153,6 +138,10 @@ def check(
         select *, coalesce({partition}, _fallback_date) as _partition_date from typed
         """
     )
+
+
+def split_checked(connection: duckdb.DuckDBPyConnection, entity: Entity, run_id: str) -> Checked:
+    """Raw rows (no reason) and quarantine rows (with theirs) from `checked`."""
     good = connection.execute(
         f"""
         select {", ".join(f'"{name}"' for name in entity.schema.names)},
@@ -167,5 +156,18 @@ def check(
         from checked where _reason is not null
         """
     ).to_arrow_table()
-    connection.execute("drop table checked")
     return Checked(entity, good.cast(entity.raw_schema), bad.cast(QUARANTINE_SCHEMA))
+
+
+def check(
+    connection: duckdb.DuckDBPyConnection,
+    entity: Entity,
+    relation: str,
+    run_id: str,
+    rules: Sequence[Rule] = (),
+) -> Checked:
+    """Split the records of `relation` (SQL naming a table or view in the shape above)."""
+    check_into_table(connection, entity, relation, rules)
+    checked = split_checked(connection, entity, run_id)
+    connection.execute("drop table checked")
+    return checked

@@ -12,11 +12,11 @@ import json
 import random
 import threading
 from datetime import date
-from decimal import Decimal
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
+import duckdb
 import pyarrow as pa
 
 from generators.simulation import Simulation
@@ -25,19 +25,32 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 
 
-def product_json(row: dict) -> dict:
-    """One catalog row in FakeStore's shape, plus stock and updated_at."""
-    return {
-        "id": row["product_id"],
-        "title": row["title"],
-        "price": float(row["price"]) if isinstance(row["price"], Decimal) else row["price"],
-        "description": row["description"],
-        "category": row["category"],
-        "image": row["image_url"],
-        "rating": {"rate": row["rating_rate"], "count": row["rating_count"]},
-        "stock": row["stock_quantity"],
-        "updated_at": row["updated_at"].strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
+PRODUCT_JSON = """
+    select to_json(struct_pack(
+        id := product_id,
+        title := title,
+        price := cast(price as double),
+        description := description,
+        category := category,
+        image := image_url,
+        rating := struct_pack(rate := rating_rate, count := rating_count),
+        stock := stock_quantity,
+        updated_at := strftime(updated_at, '%Y-%m-%dT%H:%M:%SZ')
+    ))::varchar
+    from snapshot
+"""
+
+
+def product_texts(connection: duckdb.DuckDBPyConnection, table: pa.Table) -> list[str]:
+    """Each catalog row as its JSON text in FakeStore's shape, plus stock and updated_at.
+
+    Formatted by DuckDB over the whole snapshot (the API answers with these texts verbatim).
+    """
+    connection.register("snapshot", table)
+    try:
+        return connection.execute(PRODUCT_JSON).to_arrow_table()[0].to_pylist()
+    finally:
+        connection.unregister("snapshot")
 
 
 class CatalogApi:
@@ -48,7 +61,9 @@ class CatalogApi:
         self.failure_rate = failure_rate
         self._random = random.Random(simulation.config.seed)
         self._lock = threading.Lock()
-        self._snapshots: dict[date, list[dict]] = {}
+        self._snapshots: dict[date, tuple[list[int], list[str]]] = {}
+        self._duckdb = duckdb.connect(config={"threads": "1"})  # formats snapshots, under _lock
+        self._duckdb.execute("set TimeZone = 'UTC'")
         self.requests = 0
         self.failures = 0
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
@@ -66,6 +81,7 @@ class CatalogApi:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        self._duckdb.close()
 
     def __enter__(self) -> CatalogApi:
         return self.start()
@@ -73,11 +89,13 @@ class CatalogApi:
     def __exit__(self, *_: object) -> None:
         self.stop()
 
-    def products(self, day: date) -> list[dict]:
+    def products(self, day: date) -> tuple[list[int], list[str]]:
+        """The catalog as of `day`: product ids and each product's JSON text."""
         with self._lock:
             if day not in self._snapshots:
                 table: pa.Table = self.simulation.catalog.snapshot(self.simulation.day_index(day))
-                self._snapshots[day] = [product_json(row) for row in table.to_pylist()]
+                ids = table["product_id"].to_pylist()
+                self._snapshots[day] = (ids, product_texts(self._duckdb, table))
             return self._snapshots[day]
 
     def _should_fail(self) -> HTTPStatus | None:
@@ -98,7 +116,7 @@ class CatalogApi:
                 pass
 
             def _send(self, status: int, body: object, headers: dict[str, str] | None = None):
-                payload = json.dumps(body).encode()
+                payload = (body if isinstance(body, str) else json.dumps(body)).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
@@ -121,7 +139,7 @@ class CatalogApi:
                 try:
                     config = api.simulation.config
                     day = date.fromisoformat(query.get("date", [str(config.end_date)])[0])
-                    products = api.products(day)
+                    ids, products = api.products(day)
                     limit = min(int(query.get("limit", [DEFAULT_PAGE_SIZE])[0]), MAX_PAGE_SIZE)
                     page = int(query.get("page", ["1"])[0])
                     if limit < 1 or page < 1:
@@ -131,10 +149,13 @@ class CatalogApi:
                 if url.path == "/products":
                     start = (page - 1) * limit
                     total = {"X-Total-Count": str(len(products))}
-                    return self._send(200, products[start : start + limit], total)
+                    page_text = "[" + ",".join(products[start : start + limit]) + "]"
+                    return self._send(200, page_text, total)
                 if url.path.startswith("/products/"):
                     wanted = url.path.removeprefix("/products/")
-                    match = [p for p in products if str(p["id"]) == wanted]
+                    match = [
+                        text for id_, text in zip(ids, products, strict=True) if str(id_) == wanted
+                    ]
                     return (
                         self._send(200, match[0])
                         if match

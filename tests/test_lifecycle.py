@@ -299,3 +299,31 @@ def test_a_build_that_failed_dbt_is_never_published(completed: Workspace, tmp_pa
     assert "failed dbt (dbt build failed: " in line and "not published" in line
     assert file_hash(workspace.published) == published
     assert "Traceback" in workspace.log.read_text()  # the whole story is in the log file
+
+
+def test_a_build_file_full_of_freed_blocks_is_compacted_before_the_gate(tmp_path: Path) -> None:
+    """Incremental builds free blocks a DuckDB file never gives back: finish_build rewrites it."""
+    from flows.publish import begin_build, finish_build
+    from flows.settings import load_settings
+
+    settings = load_settings(warehouse_path=tmp_path / "warehouse" / "lakehouse.duckdb")
+    settings.build_path.parent.mkdir(parents=True)
+    with duckdb.connect(str(settings.build_path)) as build:
+        build.execute(
+            "create table fact as select range as id, "
+            "md5(range::varchar) || md5((-range)::varchar) as pad from range(400000)"
+        )
+        build.execute("create view recent as select * from fact where id >= 9990")
+        build.execute("delete from fact where id >= 10000")
+        build.execute("checkpoint")
+    bloated = settings.build_path.stat().st_size
+    record = finish_build(settings, begin_build(settings))
+    assert settings.build_path.stat().st_size < bloated / 2
+    with duckdb.connect(str(settings.build_path), read_only=True) as build:
+        assert build.execute("select count(*), max(id) from fact").fetchone() == (10000, 9999)
+        assert build.execute("select count(*) from recent").fetchone() == (10,)
+        free, total = build.execute(
+            "select free_blocks, total_blocks from pragma_database_size()"
+        ).fetchone()
+    assert free / total <= 0.2
+    assert record.status == "built" and record.sha256

@@ -51,6 +51,18 @@ def run_cli(cwd: Path, environment: dict[str, str], *args: str) -> subprocess.Co
         ),
         ({}, ("--days", "-3"), "error: invalid setting LAKEHOUSE_DAYS=-3: must be >= 1"),
         (
+            {"LAKEHOUSE_DUCKDB_MEMORY_LIMIT": "lots"},
+            (),
+            "error: invalid setting LAKEHOUSE_DUCKDB_MEMORY_LIMIT=lots: "
+            "must be a size with a unit, e.g. 2GB or 512MiB",
+        ),
+        (
+            {"LAKEHOUSE_DUCKDB_THREADS": "-1"},
+            (),
+            "error: invalid setting LAKEHOUSE_DUCKDB_THREADS=-1: "
+            "must be >= 0 (0: one per CPU core)",
+        ),
+        (
             {"LAKEHOUSE_START_DATE": "2024-13-01"},
             (),
             "error: invalid setting LAKEHOUSE_START_DATE=2024-13-01: Input should be a valid "
@@ -94,3 +106,30 @@ def test_settings_read_from_dotenv_file(tmp_path: Path, monkeypatch: pytest.Monk
 def test_overrides_are_validated_like_the_environment() -> None:
     with pytest.raises(SettingsError, match=r"^invalid setting LAKEHOUSE_SEED=-1: must be >= 0$"):
         load_settings(seed=-1)
+
+
+def test_duckdb_resources_reach_ingestion_dbt_and_the_gate(tmp_path: Path) -> None:
+    """Non-default memory, threads and spill folder on every connection the pipeline opens."""
+    import json
+
+    from flows.duck import connect
+    from flows.quality import _data_source_yaml
+    from flows.warehouse import dbt_environment
+
+    spill = tmp_path / "spill"
+    settings = load_settings(
+        duckdb_memory_limit="300MB", duckdb_threads=1, duckdb_temp_directory=spill
+    )
+    with connect(settings) as connection:
+        memory, threads, folder = connection.execute(
+            "select current_setting('memory_limit'), current_setting('threads'), "
+            "current_setting('temp_directory')"
+        ).fetchone()
+    assert (memory, threads, folder) == ("286.1 MiB", 1, str(spill))
+    environment = dbt_environment(settings)
+    assert environment["DBT_LAKEHOUSE_MEMORY_LIMIT"] == "300MB"
+    assert environment["DBT_LAKEHOUSE_THREADS"] == "1"
+    assert environment["DBT_LAKEHOUSE_TEMP_DIRECTORY"] == str(spill)
+    gate = json.loads(_data_source_yaml(tmp_path / "build.duckdb", settings.duckdb_config()))
+    assert gate["connection"]["configuration"]["memory_limit"] == "300MB"
+    assert load_settings().threads == len(os.sched_getaffinity(0)), "0 means one per core"
