@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 import duckdb
+import httpx
 import pyarrow as pa
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
@@ -212,10 +213,9 @@ def land(lake: Lake, checked: Checked, report: SourceReport) -> None:
 
 
 @io_task("fetch-catalog")
-def fetch_catalog(settings: Settings, url: str, days: list[date], run: str) -> Checked:
+def fetch_catalog(settings: Settings, client: httpx.Client, days: list[date], run: str) -> Checked:
     """The catalog pages of `days`, checked in one query."""
-    with catalog_client(url) as client:
-        pages = pa.concat_tables([catalog_pages(client, day) for day in days])
+    pages = pa.concat_tables([catalog_pages(client, day) for day in days])
     with connect(settings) as connection:
         connection.register("pages", pages)
         records = json_records(
@@ -235,10 +235,11 @@ def ingest_catalog_api(start: date, end: date) -> SourceReport:
     taken = set(state.data.get("snapshot_days", []))
     days = [day for day in days_between(start, end) if day.isoformat() not in taken]
     with ExitStack() as stack:
-        url = stack.enter_context(catalog_url(settings)) if days else ""
+        if days:
+            client = stack.enter_context(catalog_client(stack.enter_context(catalog_url(settings))))
         for first in range(0, len(days), CATALOG_BATCH_DAYS):
             batch = days[first : first + CATALOG_BATCH_DAYS]
-            checked = fetch_catalog(settings, url, batch, report.run_id)
+            checked = fetch_catalog(settings, client, batch, report.run_id)
             report.records["products"] += checked.records
             land(lake, checked, report)
             taken |= {day.isoformat() for day in batch}
