@@ -89,9 +89,6 @@ def schema_sql(strict: bool, timestamp: str) -> list[str]:
             discount_amount numeric(12, 2) not null default 0 check (discount_amount >= 0),
             updated_at {timestamp} not null
         )""",
-        "create index if not exists customers_updated_at on customers (updated_at)",
-        "create index if not exists orders_updated_at on orders (updated_at)",
-        "create index if not exists order_items_updated_at on order_items (updated_at)",
     ]
 
 
@@ -103,7 +100,7 @@ def change_log_sql(engine: str, timestamp: str) -> list[str]:
         names = ", ".join(columns)
         values = ", ".join(f"new.{column}" for column in columns)
         change_id = (
-            "change_id integer primary key autoincrement"
+            "change_id integer primary key"  # the rowid: ascending, as long as none is deleted
             if engine == "sqlite"
             else "change_id bigint generated always as identity primary key"
         )
@@ -112,7 +109,6 @@ def change_log_sql(engine: str, timestamp: str) -> list[str]:
                 {change_id},
                 {", ".join(f"{column} {_log_type(column, timestamp)}" for column in columns)}
             )""",
-            f"create index if not exists {log}_updated_at on {log} (updated_at)",
         ]
         if engine == "sqlite":
             statements += [
