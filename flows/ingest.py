@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import duckdb
 import httpx
 import pyarrow as pa
+import pyarrow.compute as pc
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NONE
 from prefect.runtime import flow_run
@@ -50,7 +51,7 @@ from generators.simulation import Simulation
 from generators.sources import SourceWriter
 
 CHANGE_OVERLAP = 1_000  # change ids re-read behind the watermark: commits that landed late
-LANDING_BATCH_BYTES = 256 * 2**20  # landing files read at once
+LANDING_BATCH_BYTES = 128 * 2**20  # landing files read at once
 CATALOG_BATCH_DAYS = 31  # catalog days fetched and landed at once
 SHOP_ENTITIES = (CUSTOMERS, ORDERS, ORDER_ITEMS)
 STATE_RUNS_KEPT = 100
@@ -234,6 +235,7 @@ def ingest_catalog_api(start: date, end: date) -> SourceReport:
     settings, lake, state, report = begin_source_run("catalog")
     taken = set(state.data.get("snapshot_days", []))
     days = [day for day in days_between(start, end) if day.isoformat() not in taken]
+    products: list[int] = state.data.get("product_ids", [])
     with ExitStack() as stack:
         if days:
             client = stack.enter_context(catalog_client(stack.enter_context(catalog_url(settings))))
@@ -244,6 +246,9 @@ def ingest_catalog_api(start: date, end: date) -> SourceReport:
             land(lake, checked, report)
             taken |= {day.isoformat() for day in batch}
             state.data["snapshot_days"] = sorted(taken)
+            landed_ids = pc.unique(checked.good["product_id"]).to_pylist()
+            state.data["product_ids"] = sorted(set(products) | set(landed_ids))
+            products = state.data["product_ids"]
             state.write()
     state.save(report, start, end)
     get_run_logger().info(report.summary())
@@ -269,15 +274,26 @@ def register_parquet(
 
 
 def known_products_rule(connection: duckdb.DuckDBPyConnection, lake: Lake) -> list[Rule]:
-    """Order lines must name a product the catalog has listed (none known: nothing to check)."""
-    files = [info.path for info in lake.partition_files("raw", PRODUCTS).values()]
-    if not files:
-        return []
-    register_parquet(connection, "known_product_files", lake, files, "product_id")
+    """Order lines must name a product the catalog has listed (none known: nothing to check).
+
+    The catalog's state lists every product id it has landed; a lake from before that list
+    existed is read instead (every catalog partition: slower, the same answer).
+    """
+    listed = SourceState(lake, "catalog").data.get("product_ids")
+    if listed is not None:
+        connection.register(
+            "listed_products", pa.table({"product_id": pa.array(listed, pa.int64())})
+        )
+        source = "select product_id from listed_products"
+    else:
+        files = [info.path for info in lake.partition_files("raw", PRODUCTS).values()]
+        register_parquet(connection, "known_product_files", lake, files, "product_id")
+        source = "select cast(product_id as bigint) as product_id from known_product_files"
     connection.execute(
-        "create or replace temporary table known_products as "
-        "select distinct product_id from known_product_files"
+        f"create or replace temporary table known_products as select distinct * from ({source})"
     )
+    if connection.execute("select count(*) from known_products").fetchone()[0] == 0:
+        return []
     return [
         Rule(
             "product_id is not null and product_id not in (select product_id from known_products)",
