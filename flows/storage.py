@@ -16,6 +16,8 @@ def s3_filesystem(settings: Settings) -> pafs.S3FileSystem:
         # every call bounded: an endpoint that stops answering fails the run, never hangs it
         "connect_timeout": 10,
         "request_timeout": 60,
+        # a small object goes up in one PUT instead of a three-request multipart upload
+        "allow_delayed_open": True,
     }
     if settings.s3_access_key_id:
         options["access_key"] = settings.s3_access_key_id
