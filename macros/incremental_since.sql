@@ -15,3 +15,12 @@
 {% macro fact_since() %}
     {{ return(incremental_since('order_updated_at', var('fact_lookback_days'))) }}
 {% endmacro %}
+
+{#- On an incremental run, the first lake partition day written since the last build that
+    passed (var lake_since, from the pipeline); none on a full build or when not given. -#}
+{% macro lake_since() %}
+    {% if not (execute and is_incremental()) or var('lake_since', none) is none %}
+        {{ return(none) }}
+    {% endif %}
+    {{ return(modules.datetime.date.fromisoformat(var('lake_since'))) }}
+{% endmacro %}

@@ -1,8 +1,23 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='event_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
+
+{#- The biggest table: an incremental build reads only the lake partitions written since the
+    last build (var lake_since, passed by the pipeline); events never change once landed, so
+    replacing those days' events by id is the whole merge. -#}
 with
 
 source as (
 
     select * from {{ source('clickstream', 'events') }}
+    {% if lake_since() is not none -%}
+    where {{ partition_since(lake_since()) }}
+    {%- endif %}
 
 ),
 

@@ -1,8 +1,23 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='order_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
+
+{#- Latest version per order_id. An incremental build reads only the lake partitions written since
+    the last build (var lake_since) and picks the latest version of each key it touches among
+    those rows and the one already here, so a late, older version never replaces a newer. -#}
 with
 
 source as (
 
     select * from {{ source('shop', 'orders') }}
+    {% if lake_since() is not none -%}
+    where {{ partition_since(lake_since()) }}
+    {%- endif %}
 
 ),
 
@@ -22,9 +37,32 @@ renamed as (
 
 ),
 
-final as (
+{% if is_incremental() -%}
+current_versions as (
+
+    select * from {{ this }}
+    where order_id in (select order_id from renamed)
+
+),
+
+candidates as (
 
     select * from renamed
+    union all by name
+    select * from current_versions
+
+),
+{%- else -%}
+candidates as (
+
+    select * from renamed
+
+),
+{%- endif %}
+
+final as (
+
+    select * from candidates
     {{ latest_version('order_id', 'updated_at') }}
 
 )
