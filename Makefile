@@ -37,17 +37,12 @@ serve: $(INSTALLED)  ## open the dashboards on the last published warehouse
 generate: $(INSTALLED)  ## simulate the source systems only (shop database, landing zone)
 	$(BIN)/lakehouse generate
 
-BENCH := data/bench
-BENCH_ENV := LAKEHOUSE_SCALE_FACTOR=10 LAKEHOUSE_LAKE_ROOT=$(BENCH)/lake \
-	LAKEHOUSE_WAREHOUSE_PATH=$(BENCH)/warehouse/lakehouse.duckdb \
-	LAKEHOUSE_SOURCE_DB_URL=sqlite:///$(BENCH)/sources/shop.sqlite LAKEHOUSE_LANDING_ROOT=$(BENCH)/landing
-
-bench: $(INSTALLED)  ## benchmarks: simulator vs a row-at-a-time baseline; dashboard queries at SF1 and SF10
-	$(BIN)/python -m generators.bench --scale 10
+# SCALES="1 10 100" adds scale factor 100 (minutes, a few GiB of disk); docs/benchmarks.md
+SCALES ?= 1 10
+bench: $(INSTALLED)  ## benchmarks: stages, one new day, generator, S3 vs local -> docs/benchmarks.md
+	$(BIN)/python -m flows.bench --scales $(SCALES) --full-run
 	@test -f data/warehouse/lakehouse.duckdb || $(BIN)/lakehouse run
 	$(BIN)/python -m app.bench
-	$(BENCH_ENV) $(BIN)/lakehouse run
-	$(BENCH_ENV) $(BIN)/python -m app.bench
 
 docs: $(INSTALLED)  ## regenerate docs/data-dictionary.md from the dbt YAML
 	$(BIN)/python -m flows.data_dictionary
