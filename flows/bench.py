@@ -180,8 +180,11 @@ def bench_scale(root: Path, scale: float, days: int, full_run: bool) -> ScaleRep
 
 def bench_s3(root: Path, scale: float, days: int) -> tuple[float, float]:
     """`lakehouse run` with lake and landing zone on moto's S3 server, then on a local folder."""
+    import logging
+
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
