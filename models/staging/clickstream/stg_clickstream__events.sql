@@ -42,8 +42,10 @@ renamed as (
 
 final as (
 
+    {#- no window to keep one row per event_id: ingestion quarantines a repeated event id, and
+        the unique test below proves it; a window over every event does not fit in memory at
+        scale factor 100 -#}
     select * from renamed
-    {{ latest_version('event_id', 'event_at') }}
 
 )
 
