@@ -24,3 +24,12 @@
     {% endif %}
     {{ return(modules.datetime.date.fromisoformat(var('lake_since'))) }}
 {% endmacro %}
+
+{#- A lake source read whole, or on an incremental build only from its partitions of
+    lake_since() on (DuckDB skips the other partitions' files). -#}
+{% macro changed_partitions(relation) -%}
+select * from {{ relation }}
+{% if lake_since() is not none -%}
+where {{ partition_since(lake_since()) }}
+{%- endif %}
+{%- endmacro %}

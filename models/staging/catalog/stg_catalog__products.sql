@@ -14,10 +14,7 @@ with
 
 source as (
 
-    select * from {{ source('catalog', 'products') }}
-    {% if lake_since() is not none -%}
-    where {{ partition_since(lake_since()) }}
-    {%- endif %}
+    {{ changed_partitions(source('catalog', 'products')) }}
 
 ),
 
@@ -40,34 +37,6 @@ renamed as (
 
 ),
 
-{% if is_incremental() -%}
-current_versions as (
-
-    select * from {{ this }}
-    where product_id in (select product_id from renamed)
-
-),
-
-candidates as (
-
-    select * from renamed
-    union all by name
-    select * from current_versions
-
-),
-{%- else -%}
-candidates as (
-
-    select * from renamed
-
-),
-{%- endif %}
-
-final as (
-
-    select * from candidates
-    {{ latest_version('product_id', 'snapshot_date') }}
-
-)
+{{ latest_versions('renamed', 'product_id', 'snapshot_date') }}
 
 select * from final

@@ -14,10 +14,7 @@ with
 
 source as (
 
-    select * from {{ source('clickstream', 'events') }}
-    {% if lake_since() is not none -%}
-    where {{ partition_since(lake_since()) }}
-    {%- endif %}
+    {{ changed_partitions(source('clickstream', 'events')) }}
 
 ),
 

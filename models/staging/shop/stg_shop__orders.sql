@@ -14,10 +14,7 @@ with
 
 source as (
 
-    select * from {{ source('shop', 'orders') }}
-    {% if lake_since() is not none -%}
-    where {{ partition_since(lake_since()) }}
-    {%- endif %}
+    {{ changed_partitions(source('shop', 'orders')) }}
 
 ),
 
@@ -37,34 +34,6 @@ renamed as (
 
 ),
 
-{% if is_incremental() -%}
-current_versions as (
-
-    select * from {{ this }}
-    where order_id in (select order_id from renamed)
-
-),
-
-candidates as (
-
-    select * from renamed
-    union all by name
-    select * from current_versions
-
-),
-{%- else -%}
-candidates as (
-
-    select * from renamed
-
-),
-{%- endif %}
-
-final as (
-
-    select * from candidates
-    {{ latest_version('order_id', 'updated_at') }}
-
-)
+{{ latest_versions('renamed', 'order_id', 'updated_at') }}
 
 select * from final
