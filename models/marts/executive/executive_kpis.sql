@@ -9,7 +9,7 @@ fact_orders as (
 
 events as (
 
-    select * from {{ ref('stg_clickstream__events') }}
+    select * from {{ ref('fact_events') }}
 
 ),
 

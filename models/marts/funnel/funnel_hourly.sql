@@ -3,7 +3,7 @@ with
 
 events as (
 
-    select * from {{ ref('stg_clickstream__events') }}
+    select * from {{ ref('fact_events') }}
 
 ),
 
@@ -17,7 +17,7 @@ final as (
 
     select
         events.event_date,
-        hour(timezone('UTC', events.event_at)) as event_hour,
+        events.event_hour,
         sessions.device_type,
         count(*) as events,
         count(distinct events.session_id) as sessions
