@@ -75,7 +75,11 @@ def _command(settings: Settings, prefect: bool = True, lock: bool = False) -> It
 
                 # the pipeline's imports (dbt, Prefect's engine, Arrow) load while the
                 # temporary server starts in its own process: seconds off every command
-                threading.Thread(target=_preload, args=(PRELOADED,), daemon=True).start()
+                preloading = threading.Thread(target=_preload, args=(PRELOADED,), daemon=True)
+                preloading.start()
+                # an exit while a thread is mid-import aborts the interpreter (SIGABRT):
+                # whatever happens, the preload ends before this command does
+                stack.callback(preloading.join)
                 stack.enter_context(prefect_api(settings.prefect_startup_seconds))
             yield
     except typer.Exit:
