@@ -100,19 +100,6 @@ def _page(response: httpx.Response, where: str) -> list[dict]:
     return batch
 
 
-def fetch_products(
-    client: httpx.Client,
-    day: date,
-    page_size: int = 50,
-    retries: int = 4,
-    backoff_seconds: float = 0.05,
-    max_pages: int = MAX_PAGES,
-) -> list[dict]:
-    """Every product of the catalog as of `day`, each exactly once."""
-    pages = fetch_pages(client, day, page_size, retries, backoff_seconds, max_pages)
-    return [product for batch, _ in pages for product in batch]
-
-
 def fetch_pages(
     client: httpx.Client,
     day: date,

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from flows.catalog_client import CatalogApiError, catalog_client, fetch_products
+from flows.catalog_client import CatalogApiError, catalog_client, fetch_pages
 
 DAY = date(2025, 10, 1)
 # (status, headers, body) for a request path with query
@@ -53,7 +53,8 @@ def products(first: int, count: int) -> bytes:
 
 def fetch(url: str, **options: object) -> list[dict]:
     with catalog_client(url, timeout_seconds=2) as client:
-        return fetch_products(client, DAY, page_size=5, backoff_seconds=0.01, **options)
+        pages = fetch_pages(client, DAY, page_size=5, backoff_seconds=0.01, **options)
+    return [product for batch, _ in pages for product in batch]
 
 
 def failure_of(answer: Answer, **options: object) -> tuple[str, str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow.fs as pafs
 import pytest
 
-from flows.catalog_client import CatalogApiError, catalog_client, fetch_products
+from flows.catalog_client import CatalogApiError, catalog_client, fetch_pages
 from generators.catalog_api import CatalogApi
 from generators.config import SimulationConfig
 from generators.shop_db import TABLES, ShopDatabase
@@ -108,7 +108,8 @@ def test_catalog_api_serves_every_product_once_despite_failures() -> None:
     simulation = Simulation(CONFIG)
     with CatalogApi(simulation, failure_rate=0.2) as api:
         with catalog_client(api.url) as client:
-            products = fetch_products(client, date(2024, 11, 5), page_size=7, backoff_seconds=0.01)
+            pages = fetch_pages(client, date(2024, 11, 5), page_size=7, backoff_seconds=0.01)
+        products = [product for batch, _ in pages for product in batch]
         assert api.failures > 0
     expected = simulation.catalog.snapshot(simulation.day_index(date(2024, 11, 5))).to_pylist()
     assert [product["id"] for product in products] == [row["product_id"] for row in expected]
@@ -133,7 +134,7 @@ def test_catalog_client_gives_up_with_a_clear_error() -> None:
         CatalogApi(Simulation(CONFIG), failure_rate=0.999) as api,
         pytest.raises(CatalogApiError) as failure,
     ):
-        fetch_products(
+        fetch_pages(
             catalog_client(api.url), date(2024, 11, 5), page_size=20, retries=2, backoff_seconds=0
         )
     message = str(failure.value)

@@ -1,11 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='event_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-    )
-}}
+{{ config(materialized='incremental', unique_key='event_id') }}
 
 {#- Clickstream at event grain, with the keys the funnel reads. An incremental build takes the
     events of the days from lake_since on (late events land in their own, older day, which

@@ -1,11 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='order_item_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-    )
-}}
+{{ config(materialized='incremental', unique_key='order_item_id') }}
 
 {#- On an incremental run, only orders changed since the newest change already in the fact,
     less a lookback for late arrivals, are rebuilt; their partitions alone are read. -#}

@@ -1,11 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='event_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-    )
-}}
+{{ config(materialized='incremental', unique_key='event_id') }}
 
 {#- The biggest table: an incremental build reads only the lake partitions written since the
     last build (var lake_since, passed by the pipeline); events never change once landed, so

@@ -1,11 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='customer_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-    )
-}}
+{{ config(materialized='incremental', unique_key='customer_id') }}
 
 {#- Latest version per customer_id. An incremental build reads only the lake partitions written since
     the last build (var lake_since) and picks the latest version of each key it touches among
