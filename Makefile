@@ -12,7 +12,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run serve generate test lint bench docs clean
+.PHONY: help install run serve generate deploy worker doctor test lint bench docs clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -36,6 +36,18 @@ serve: $(INSTALLED)  ## open the dashboards on the last published warehouse
 
 generate: $(INSTALLED)  ## simulate the source systems only (shop database, landing zone)
 	$(BIN)/lakehouse generate
+
+# A Prefect server must be running and PREFECT_API_URL point at it (README "Run on a Prefect server").
+deploy: $(INSTALLED)  ## register the daily, backfill and full-refresh deployments (prefect.yaml)
+	@test -n "$$PREFECT_API_URL" || { echo "error: set PREFECT_API_URL to your Prefect server's API (e.g. http://127.0.0.1:4200/api)" >&2; exit 2; }
+	$(BIN)/prefect work-pool inspect lakehouse >/dev/null 2>&1 || $(BIN)/prefect work-pool create lakehouse --type process
+	LAKEHOUSE_PROJECT_DIR=$(CURDIR) $(BIN)/prefect --no-prompt deploy --all
+
+worker: $(INSTALLED)  ## a process worker that runs the deployments' flow runs here
+	$(BIN)/prefect worker start --pool lakehouse --type process
+
+doctor: $(INSTALLED)  ## check settings, lake, httpfs, sources and Prefect; say how to fix
+	$(BIN)/lakehouse doctor
 
 # SCALES="1 10 100" adds scale factor 100 (minutes, a few GiB of disk); docs/benchmarks.md
 SCALES ?= 1 10

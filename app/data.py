@@ -1,7 +1,8 @@
 """Data access: the published warehouse attached read-only, re-attached when it is replaced.
 
-One in-memory DuckDB connection attaches the published file read-only; each query runs on its
-own cursor. When a publish renames a new file over the old one, the file's identity changes, the
+One in-memory DuckDB connection attaches the published file read-only, and the ops database
+published beside it (run history, the last gate, ingestion state) as `ops`; each query runs on
+its own cursor. When a publish renames a new file over the old one, the file's identity changes, the
 next query attaches the new file, and results are cached per identity. The pipeline never waits
 for the dashboard: it builds another file and renames it into place.
 """
@@ -30,10 +31,23 @@ def warehouse_path() -> Path:
     return load_settings().warehouse_path
 
 
-def warehouse_version(path: Path) -> str:
+def ops_path(warehouse: Path) -> Path:
+    """Where the pipeline publishes ops (flows/ops.py::ops_path)."""
+    return warehouse.with_name("ops.duckdb")
+
+
+def file_version(path: Path) -> str:
     """Changes whenever a new file is published (publish replaces the file by rename)."""
-    stat = path.stat()
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return f"{path}:none"
     return f"{path}:{stat.st_ino}-{stat.st_mtime_ns}-{stat.st_size}"
+
+
+def warehouse_version(path: Path) -> str:
+    """The identity of what is published: the warehouse and its ops database."""
+    return f"{file_version(path)}|{file_version(ops_path(path))}"
 
 
 def _cursor(path: str, version: str) -> duckdb.DuckDBPyConnection:
@@ -42,6 +56,9 @@ def _cursor(path: str, version: str) -> duckdb.DuckDBPyConnection:
             connection = duckdb.connect()
             quoted = path.replace("'", "''")
             connection.execute(f"attach '{quoted}' as warehouse (read_only)")
+            ops = str(ops_path(Path(path))).replace("'", "''")
+            if Path(ops_path(Path(path))).exists():
+                connection.execute(f"attach '{ops}' as ops (read_only)")
             connection.execute("use warehouse")
             # the previous connection closes once its last cursor is gone
             _attached.update(version=version, connection=connection)
@@ -60,8 +77,13 @@ def _query(path: str, version: str, sql: str, params: tuple = ()) -> pd.DataFram
 
 
 def query(sql: str, params: tuple = ()) -> pd.DataFrame:
-    """Run a select on the published warehouse."""
+    """Run a select on the published warehouse (and `ops`, when published)."""
     path = warehouse_path()
     if not path.exists():
         raise WarehouseMissing(str(path))
     return _query(str(path), warehouse_version(path), sql, params)
+
+
+def has_ops() -> bool:
+    """Whether a pipeline run has published ops yet."""
+    return ops_path(warehouse_path()).exists()

@@ -248,3 +248,34 @@ def rows_per_model() -> pd.DataFrame:
         f"select '{name}' as model, count(*) as rows from {name}" for name in TABLES
     )
     return query(union)
+
+
+def pipeline_runs() -> pd.DataFrame:
+    """Every recorded pipeline run, newest first (ops.runs, written by the runs' state hooks)."""
+    return query(
+        """
+        select state, started_at, finished_at, window_start, window_end, rows_landed,
+            quarantined, gate, reason, flow, run_name, parameters
+        from ops.runs order by started_at desc
+        """
+    )
+
+
+def gate_checks() -> pd.DataFrame:
+    """The checks of the last build put through the gate (passed or not)."""
+    return query("""select contract, "column", "check", outcome, value from ops.gate_checks""")
+
+
+def gate_summary() -> pd.DataFrame:
+    return query("select build_id, passed, errors, lake from ops.gate")
+
+
+def ingestion() -> pd.DataFrame:
+    """Per source: the last ingestion, its window, watermark and what it landed."""
+    return query(
+        """
+        select source, last_ingested_at, window_start, window_end, watermark, records_read,
+            landed, quarantined
+        from ops.ingestion order by source
+        """
+    )

@@ -13,11 +13,21 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from flows.settings import Settings, SettingsError, ensure_writable, load_settings
+from flows.settings import (
+    Settings,
+    SettingsError,
+    WindowError,
+    check_window,
+    ensure_writable,
+    load_settings,
+)
+
+if TYPE_CHECKING:
+    from flows.pipeline import PipelineResult
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -112,16 +122,44 @@ def run(
         f"{settings.start_date} → {settings.end_date} ({settings.days} days)"
     )
     began = time.perf_counter()
+    # the simulated window is the environment's, for this process and the flow it runs
+    _export(start_date=start, days=days)
     with _command(settings, lock=True):
         from flows.pipeline import lakehouse_pipeline
 
-        result = lakehouse_pipeline(
-            start_date=settings.start_date,
-            days=settings.days,
-            seed=settings.seed,
-            scale_factor=settings.scale_factor,
-            full_refresh=full_refresh,
-        )
+        result = lakehouse_pipeline(seed=seed, scale_factor=scale, full_refresh=full_refresh)
+    _report(result, began)
+
+
+@app.command()
+def daily(
+    day: Annotated[
+        datetime | None,
+        typer.Option(
+            "--date",
+            formats=["%Y-%m-%d"],
+            help="Business day; default: the day after the last one ingested",
+        ),
+    ] = None,
+) -> None:
+    """One business day, as the daily deployment runs it: ingest, build incrementally, publish."""
+    settings = _settings_or_exit()
+    began = time.perf_counter()
+    with _command(settings, lock=True):
+        from flows.pipeline import daily_pipeline
+
+        result = daily_pipeline(day=day.date() if day else None)
+    _report(result, began)
+
+
+def _export(**settings: object) -> None:
+    """Put command-line settings in the environment, where a flow's settings come from."""
+    for name, value in settings.items():
+        if value is not None:
+            os.environ[f"LAKEHOUSE_{name.upper()}"] = str(value)
+
+
+def _report(result: PipelineResult, began: float) -> None:
     rows = ", ".join(f"{name} {count:,}" for name, count in sorted(result.rows_landed.items()))
     typer.echo(f"landed: {rows}")
     typer.echo(f"{result.gate.summary()}")
@@ -219,18 +257,16 @@ def backfill(
 
 def _ingest_window(start: date, end: date) -> None:
     settings = _settings_or_exit()
-    if not settings.start_date <= start <= end <= settings.end_date and settings.simulate_sources:
-        typer.echo(
-            f"error: {start} to {end} is outside the simulated window "
-            f"{settings.start_date} to {settings.end_date}",
-            err=True,
-        )
-        raise typer.Exit(2)
+    try:
+        check_window(settings, start, end)
+    except WindowError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
     began = time.perf_counter()
     with _command(settings, lock=True):
         from flows.ingest import ingest
 
-        reports = ingest(start, end)
+        reports = ingest(settings, start, end)
     for report in reports:
         typer.echo(report.summary())
     typer.echo(f"ingested {start} to {end} in {time.perf_counter() - began:.1f} s")
@@ -304,6 +340,28 @@ def repair() -> None:
         raise typer.Exit(EXIT_FAILED)
     lost = f"; {len(outcome.losses)} partitions are short of rows (above)" if outcome.losses else ""
     typer.echo(f"the lake agrees with its manifests and its sources{lost}")
+
+
+@app.command()
+def doctor() -> None:
+    """Check the settings, the lake, httpfs, the sources and Prefect; say how to fix what fails."""
+    settings = _settings_or_exit()
+    from flows.doctor import diagnose
+
+    checks = diagnose(settings)
+    width = max(len(check.name) for check in checks)
+    typer.echo(f"settings{' ' * (width - 8)}  ok    valid (LAKEHOUSE_* and .env)")
+    for check in checks:
+        status = "ok  " if check.ok else "FAIL"
+        typer.echo(f"{check.name:<{width}}  {status}  {check.detail}")
+        if check.fix:
+            typer.echo(f"{'':<{width}}        fix: {check.fix}")
+    failed = [check.name for check in checks if not check.ok]
+    if failed:
+        summary = f"{len(failed)} of {len(checks)} checks failed: {', '.join(failed)}"
+        typer.echo(f"error: {summary}", err=True)
+        raise typer.Exit(EXIT_FAILED)
+    typer.echo(f"all {len(checks)} checks passed")
 
 
 @app.command()

@@ -41,7 +41,7 @@ from flows.extract import (
 from flows.lake import Lake, LakeStateError
 from flows.lock import writer_lock
 from flows.schemas import CUSTOMERS, EVENTS, ORDER_ITEMS, ORDERS, PRODUCTS
-from flows.settings import Settings, load_settings
+from flows.settings import Settings, check_window
 from flows.storage import filesystem
 from flows.validation import Checked, Rule, check, check_into_table, split_checked
 from generators.catalog_api import CatalogApi
@@ -196,11 +196,10 @@ def catalog_url(settings: Settings) -> Iterator[str]:
         yield api.url
 
 
-def begin_source_run(source: str) -> tuple[Settings, Lake, SourceState, SourceReport]:
-    """What every ingestion flow starts from: settings, the lake, the source's state, a report."""
-    settings = load_settings()
+def begin_source_run(settings: Settings, source: str) -> tuple[Lake, SourceState, SourceReport]:
+    """What every ingestion flow starts from: the lake, the source's state, a report."""
     lake = Lake.from_settings(settings)
-    return settings, lake, SourceState(lake, source), SourceReport(source, run_id())
+    return lake, SourceState(lake, source), SourceReport(source, run_id())
 
 
 def land(lake: Lake, checked: Checked, report: SourceReport) -> None:
@@ -226,13 +225,13 @@ def fetch_catalog(settings: Settings, client: httpx.Client, days: list[date], ru
 
 
 @flow(name="ingest-catalog-api")
-def ingest_catalog_api(start: date, end: date) -> SourceReport:
+def ingest_catalog_api(settings: Settings, start: date, end: date) -> SourceReport:
     """One catalog snapshot per business day, paginated, retried on 5xx, 429 and timeouts.
 
     A day already snapshotted is not fetched again: the catalog of a past day does not change.
     Days are fetched and landed a month at a time, so memory does not grow with the window.
     """
-    settings, lake, state, report = begin_source_run("catalog")
+    lake, state, report = begin_source_run(settings, "catalog")
     taken = set(state.data.get("snapshot_days", []))
     days = [day for day in days_between(start, end) if day.isoformat() not in taken]
     products: list[int] = state.data.get("product_ids", [])
@@ -355,9 +354,9 @@ def extract_shop(
 
 
 @flow(name="ingest-shop-db")
-def ingest_shop_db(start: date, end: date) -> SourceReport:
+def ingest_shop_db(settings: Settings, start: date, end: date) -> SourceReport:
     """The shop's change log past each table's change-id watermark: every version lands."""
-    settings, lake, state, report = begin_source_run("shop")
+    lake, state, report = begin_source_run(settings, "shop")
     extract = extract_shop(settings, lake, end, state.data.get("change_ids", {}), report.run_id)
     for entity in SHOP_ENTITIES:
         report.records[entity.name] = extract.checked[entity.name].records
@@ -473,13 +472,13 @@ def check_landing_batch(
 
 
 @flow(name="ingest-clickstream")
-def ingest_clickstream(start: date, end: date) -> SourceReport:
+def ingest_clickstream(settings: Settings, start: date, end: date) -> SourceReport:
     """Landing files not ingested before (by size and checksum); events land in their date.
 
     Files are read by DuckDB in batches of bounded size, so memory does not grow with the
     window; each batch lands before the next is read.
     """
-    settings, lake, state, report = begin_source_run("clickstream")
+    lake, state, report = begin_source_run(settings, "clickstream")
     with simulated_sources(settings) as world:
         if world is not None:
             world.advance_to(end)
@@ -509,18 +508,24 @@ def ingest_clickstream(start: date, end: date) -> SourceReport:
 
 
 @flow(name="ingest")
-def ingest(start: date, end: date) -> list[SourceReport]:
-    """The catalog first (order lines are checked against it), then the shop, then clicks."""
-    with writer_lock(load_settings()):
+def ingest(settings: Settings, start: date, end: date) -> list[SourceReport]:
+    """The catalog first (order lines are checked against it), then the shop, then clicks.
+
+    Every source reads the settings it is handed (the run's parameters made into settings
+    once, by the caller), never the environment.
+    """
+    check_window(settings, start, end)
+    with writer_lock(settings):
         return [
-            ingest_catalog_api(start, end),
-            ingest_shop_db(start, end),
-            ingest_clickstream(start, end),
+            ingest_catalog_api(settings, start, end),
+            ingest_shop_db(settings, start, end),
+            ingest_clickstream(settings, start, end),
         ]
 
 
-def summarize(reports: list[SourceReport]) -> dict[str, int]:
+def summarize(reports: list[SourceReport], what: str = "landed") -> dict[str, int]:
+    """Rows per entity over every source's report: `landed` or `quarantined`."""
     totals: Counter[str] = Counter()
     for report in reports:
-        totals.update(report.landed)
+        totals.update(getattr(report, what))
     return dict(totals)

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import socket
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
@@ -29,6 +31,7 @@ from typing import Protocol
 from flows.settings import Settings
 
 HEARTBEAT_SECONDS = 10.0
+WAIT_POLL_SECONDS = 2.0  # how often a waiting run tries the lock again
 STALE_AFTER_SECONDS = 120.0
 
 
@@ -49,6 +52,11 @@ class Holder:
     def me(cls) -> Holder:
         now = datetime.now(UTC).isoformat(timespec="seconds")
         command = " ".join(os.path.basename(arg) for arg in sys.argv[:2]) or "python"
+        if "prefect" in sys.modules:  # in a flow run, the run is what a user can look up
+            from prefect.runtime import flow_run
+
+            if flow_run.get_id():
+                command = f"Prefect flow run {flow_run.get_name()} ({flow_run.get_id()})"
         return cls(uuid.uuid4().hex, command, socket.gethostname(), os.getpid(), now, now)
 
     def beat(self) -> Holder:
@@ -241,6 +249,28 @@ def lock_stores(settings: Settings) -> list[LockStore]:
     return [lake, warehouse]
 
 
+def _acquire(store: LockStore, holder: Holder, wait_seconds: float) -> None:
+    """Take `store`'s lock, waiting up to `wait_seconds` for its holder; LockHeld after that."""
+    deadline = time.monotonic() + wait_seconds
+    announced = ""
+    while (current := store.acquire(holder)) is not None:
+        if time.monotonic() >= deadline:
+            waited = f" (waited {wait_seconds:g} s)" if wait_seconds else ""
+            raise LockHeld(
+                f"another run is writing to {store.where}: {current.describe()}{waited}; "
+                "wait for it to finish, or stop it"
+            )
+        if current.owner != announced:
+            logging.getLogger("lakehouse").warning(
+                "waiting up to %g s for %s to release %s",
+                wait_seconds,
+                current.describe(),
+                store.where,
+            )
+            announced = current.owner
+        time.sleep(min(WAIT_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+
+
 @contextmanager
 def writer_lock(settings: Settings, heartbeat_seconds: float = HEARTBEAT_SECONDS) -> Iterator[None]:
     """Hold the lake's and the warehouse's writer locks; nested use in one process is free."""
@@ -262,12 +292,7 @@ def writer_lock(settings: Settings, heartbeat_seconds: float = HEARTBEAT_SECONDS
     holder = Holder.me()
     with ExitStack() as stack:
         for store in stores:
-            current = store.acquire(holder)
-            if current is not None:
-                raise LockHeld(
-                    f"another run is writing to {store.where}: {current.describe()}; "
-                    "wait for it to finish, or stop it"
-                )
+            _acquire(store, holder, settings.lock_wait_seconds)
             stack.callback(store.release, holder)
         beat = _Heartbeat(stores, holder, heartbeat_seconds)
         beat.start()

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
 
 from flows.cleanup import clean_leftovers
-from flows.ingest import ingest, run_id, summarize
+from flows.ingest import ingest, last_ingested_day, run_id, summarize
 from flows.lake import ZONES, Lake
 from flows.lock import writer_lock
 from flows.manifest import Manifest
@@ -25,8 +26,9 @@ from flows.publish import (
 )
 from flows.quality import GateResult, store_result, verify_contracts
 from flows.repair import plan_repair, reseal
+from flows.run_history import HOOKS, journal, run_settings
 from flows.schemas import ENTITIES
-from flows.settings import Settings, ensure_writable, load_settings
+from flows.settings import Settings, WindowError, check_window, ensure_writable
 from flows.verify import check_manifests
 from flows.warehouse import BuildError, build_warehouse
 
@@ -45,6 +47,15 @@ class PipelineResult:
     dbt_statuses: dict[str, int]
     gate: GateResult
     published: str
+
+    def markdown(self, start: date, end: date) -> str:
+        """The run's summary, as a Prefect artifact shows it."""
+        landed = "\n".join(f"| {name} | {n:,} |" for name, n in sorted(self.rows_landed.items()))
+        dbt = ", ".join(f"{status} {count}" for status, count in sorted(self.dbt_statuses.items()))
+        return (
+            f"# Lakehouse run {start} → {end}\n\n| entity | rows landed |\n|---|---:|\n{landed}\n\n"
+            f"dbt: {dbt}\n\n{self.gate.summary()}\n\npublished `{self.published}`\n"
+        )
 
 
 def first_day_written_since(lake: Lake, baseline: str) -> date | None:
@@ -127,14 +138,21 @@ def publish_warehouse(settings: Settings) -> str:
 
 
 @flow(name="gate-and-publish")
-def gate_and_publish(settings: Settings | None = None) -> tuple[GateResult, str]:
+def gate_and_publish(settings: Settings) -> tuple[GateResult, str]:
     """Publish the current build only if it passes every contract; raise otherwise."""
-    settings = settings or load_settings()
+    noted = journal()
     with writer_lock(settings):
         result = quality_gate(settings)
+        noted.gate, noted.gate_passed = result.summary(), result.passed
+        create_table_artifact(
+            key="quality-gate",
+            table=[asdict(check) for check in result.checks],
+            description=result.summary(),
+        )
         if not result.passed:
             raise QualityGateFailed(f"{result.summary()}; the previous warehouse keeps serving")
-        return result, publish_warehouse(settings)
+        noted.published = publish_warehouse(settings)
+        return result, noted.published
 
 
 @task(name="prepare-lake", cache_policy=NONE)
@@ -149,35 +167,90 @@ def prepare_lake(settings: Settings) -> object:
     return plan
 
 
-@flow(name="lakehouse")
+def run_pipeline(settings: Settings, start: date, end: date, full_refresh: bool) -> PipelineResult:
+    """Land `start`..`end` from the sources, build, gate, publish: the body of every run flow."""
+    check_window(settings, start, end)
+    ensure_writable(settings)
+    noted = journal()
+    noted.window = (start.isoformat(), end.isoformat())
+    get_run_logger().info(
+        "lakehouse run: %s → %s, seed %s, scale %g%s",
+        start, end, settings.seed, settings.scale_factor, ", full refresh" if full_refresh else "",
+    )  # fmt: skip
+    with writer_lock(settings):
+        plan = prepare_lake(settings)
+        reports = ingest(settings, start, end)
+        noted.rows_landed = summarize(reports)
+        noted.quarantined = summarize(reports, "quarantined")
+        if plan.findings:
+            for loss in reseal(Lake.from_settings(settings), plan, run_id()):
+                get_run_logger().warning(loss)
+        noted.dbt = build(settings, full_refresh)
+        gate, published = gate_and_publish(settings)
+    result = PipelineResult(noted.rows_landed, noted.dbt, gate, published)
+    create_markdown_artifact(key="lakehouse-run", markdown=result.markdown(start, end))
+    return result
+
+
+@flow(name="lakehouse", **HOOKS)
 def lakehouse_pipeline(
-    start_date: date | None = None,
-    days: int | None = None,
+    start: date | None = None,
+    end: date | None = None,
     seed: int | None = None,
     scale_factor: float | None = None,
     full_refresh: bool = False,
 ) -> PipelineResult:
-    """Generate → lake → dbt → Soda → publish; parameters override the settings' window."""
-    overrides = {"start_date": start_date, "days": days, "seed": seed, "scale_factor": scale_factor}
-    settings = load_settings(
-        **{key: value for key, value in overrides.items() if value is not None}
+    """Sources → lake → dbt → Soda gate → publish, for the days `start`..`end`.
+
+    Without dates, the whole window of the settings (LAKEHOUSE_START_DATE, LAKEHOUSE_DAYS).
+    `seed` and `scale_factor` override the settings' simulation; `full_refresh` rebuilds every
+    incremental model. The parameters become the run's settings once, handed to every stage.
+    """
+    settings = run_settings(seed, scale_factor)
+    return run_pipeline(
+        settings, start or settings.start_date, end or settings.end_date, full_refresh
     )
-    ensure_writable(settings)
+
+
+def daily_window(settings: Settings, today: date | None = None) -> tuple[date, date]:
+    """The days a daily run takes when none is given.
+
+    Simulated sources move forward one business day per run: the day after the last one
+    ingested (the first simulated day on an empty lake). Real sources: every day from the one
+    after the last ingested through yesterday (UTC), so a missed run is caught up.
+    """
+    last = last_ingested_day(Lake.from_settings(settings))
+    if not settings.simulate_sources:
+        yesterday = (today or datetime.now(UTC).date()) - timedelta(days=1)
+        return (min(last + timedelta(days=1), yesterday) if last else yesterday), yesterday
+    if last is not None and last >= settings.end_date:
+        raise WindowError(
+            f"every simulated day through {settings.end_date} has been ingested: raise "
+            "LAKEHOUSE_DAYS to simulate more (new sources), or run on real sources"
+        )
+    day = settings.start_date if last is None else last + timedelta(days=1)
+    return day, day
+
+
+@flow(name="lakehouse-daily", **HOOKS)
+def daily_pipeline(
+    day: date | None = None, seed: int | None = None, scale_factor: float | None = None
+) -> PipelineResult:
+    """One business day: advance the sources, ingest it, build incrementally, gate, publish.
+
+    Without `day`, the next one (flows/pipeline.py::daily_window), chosen under the writer
+    lock, so a schedule needs no parameter and two runs never take the same day.
+    """
+    settings = run_settings(seed, scale_factor)
     with writer_lock(settings):
-        plan = prepare_lake(settings)
-        rows = summarize(ingest(settings.start_date, settings.end_date))
-        if plan.findings:
-            for loss in reseal(Lake.from_settings(settings), plan, run_id()):
-                get_run_logger().warning(loss)
-        statuses = build(settings, full_refresh)
-        gate, published = gate_and_publish(settings)
-    return PipelineResult(rows, statuses, gate, published)
+        start, end = (day, day) if day else daily_window(settings)
+        return run_pipeline(settings, start, end, full_refresh=False)
 
 
-@flow(name="build-and-publish")
+@flow(name="build-and-publish", **HOOKS)
 def build_and_publish(full_refresh: bool = False) -> PipelineResult:
     """Rebuild the warehouse from the lake as it is (no ingestion), gate it, publish it."""
-    settings = load_settings()
+    settings = run_settings()
     ensure_writable(settings)
     lake = Lake.from_settings(settings)
     empty = [entity.name for entity in ENTITIES.values() if not lake.partition_files("raw", entity)]
@@ -186,7 +259,8 @@ def build_and_publish(full_refresh: bool = False) -> PipelineResult:
             f"the lake at {settings.lake_uri} holds no {', '.join(empty)} yet: "
             "ingest first (lakehouse run, or lakehouse backfill)"
         )
+    noted = journal()
     with writer_lock(settings):
-        statuses = build(settings, full_refresh)
+        noted.dbt = build(settings, full_refresh)
         gate, published = gate_and_publish(settings)
-    return PipelineResult({}, statuses, gate, published)
+    return PipelineResult({}, noted.dbt, gate, published)

@@ -9,7 +9,6 @@ from pathlib import Path
 from flows import settings as _settings  # noqa: F401  (switches Soda telemetry off before import)
 from flows.settings import Settings
 
-CONTRACTS_DIR = Path(__file__).resolve().parents[1] / "checks" / "contracts"
 DATA_SOURCE_NAME = "build"
 
 
@@ -58,11 +57,15 @@ def _data_source_yaml(database: Path, configuration: dict[str, str]) -> str:
 
 
 def verify_contracts(settings: Settings, database: Path | None = None) -> GateResult:
-    """Verify every contract in checks/contracts against `database` (default: the build file)."""
+    """Verify every contract in the contracts folder against `database` (default: the build)."""
     from soda_core.common.yaml import ContractYamlSource, DataSourceYamlSource
     from soda_core.contracts.contract_verification import ContractVerificationSession
 
-    contracts = sorted(CONTRACTS_DIR.glob("*.yml"))
+    contracts = sorted(settings.contracts_dir.glob("*.yml"))
+    if not contracts:
+        raise FileNotFoundError(
+            f"no Soda contracts (*.yml) in {settings.contracts_dir}: check LAKEHOUSE_CONTRACTS_DIR"
+        )
     result = ContractVerificationSession.execute(
         contract_yaml_sources=[ContractYamlSource.from_file_path(str(path)) for path in contracts],
         data_source_yaml_sources=[

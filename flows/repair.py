@@ -161,6 +161,6 @@ def repair_lake(settings: Settings, run_id: str) -> RepairOutcome:
     if first is not None or moved:
         start = max(settings.start_date, first or settings.start_date)
         end = last_ingested_day(lake) or settings.end_date
-        ingest(min(start, end), end)
+        ingest(settings, min(start, end), end)
         losses = reseal(lake, plan, run_id)
     return RepairOutcome(plan, losses, verify(settings, lake, deep=True))

@@ -78,6 +78,13 @@ class Settings(BaseSettings):
         "2GB", description="Memory DuckDB may use per connection (dbt, ingestion, the gate)"
     )
     duckdb_threads: int = Field(0, description="DuckDB threads; 0: one per CPU core")
+    lock_wait_seconds: float = Field(
+        0.0, description="How long a run waits for another run's writer lock; 0: refused at once"
+    )
+    contracts_dir: Path = Field(
+        Path(__file__).resolve().parents[1] / "checks" / "contracts",
+        description="Soda contracts the gate verifies (every *.yml in the folder)",
+    )
     duckdb_temp_directory: Path = Field(
         Path("data/tmp"), description="Where DuckDB spills work that does not fit in memory"
     )
@@ -138,9 +145,9 @@ class Settings(BaseSettings):
             raise ValueError("must be >= 0 (0: one per CPU core)")
         return value
 
-    @field_validator("seed")
+    @field_validator("seed", "lock_wait_seconds")
     @classmethod
-    def _seed_non_negative(cls, value: int) -> int:
+    def _non_negative(cls, value: float) -> float:
         if value < 0:
             raise ValueError("must be >= 0")
         return value
@@ -248,3 +255,23 @@ def ensure_writable(settings: Settings) -> None:
             raise SettingsError(
                 f"invalid setting {name}={folder}: {existing} is not a writable folder"
             )
+
+
+class WindowError(ValueError):
+    """A window of days the sources cannot answer for."""
+
+
+def check_window(settings: Settings, start: date, end: date) -> None:
+    """One clear line, before any work, for a window the run cannot ingest.
+
+    Simulated sources exist only for their days (LAKEHOUSE_START_DATE, LAKEHOUSE_DAYS): a day
+    outside would reach the embedded catalog API as an HTTP 400 halfway through the run.
+    """
+    if end < start:
+        raise WindowError(f"the window ends ({end}) before it starts ({start})")
+    if settings.simulate_sources and (start < settings.start_date or end > settings.end_date):
+        raise WindowError(
+            f"{start} → {end} is outside the simulated sources' days, {settings.start_date} → "
+            f"{settings.end_date}: choose days inside them, or set LAKEHOUSE_START_DATE and "
+            "LAKEHOUSE_DAYS (a new window simulates new sources)"
+        )

@@ -61,11 +61,11 @@ def settings_environment(root: Path, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def prefect_server() -> Iterator[None]:
-    """One temporary Prefect server for the whole session (starting one costs seconds)."""
-    from prefect.testing.utilities import prefect_test_harness
+def prefect_server(prefect_api: PrefectServer) -> Iterator[None]:
+    """In-process flows report to the server the command-line runs use (one start, not two)."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with prefect_test_harness(server_startup_timeout=120):
+    with temporary_settings({PREFECT_API_URL: prefect_api.url}):
         yield
 
 

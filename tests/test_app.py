@@ -6,7 +6,7 @@ import base64
 import json
 import os
 import shutil
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from unittest import mock
@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.cli import Workspace, file_hash
 from tests.conftest import PAGE_CARDS, REPO, Built, settings_environment
 
 APP = str(REPO / "app" / "streamlit_app.py")
@@ -23,7 +24,12 @@ CENT = Decimal("0.01")
 REVENUE = "order_status not in ('cancelled', 'returned', 'unknown')"
 
 
-def render(environment: dict[str, str], page: str | None = None, **widgets: object) -> AppTest:
+def render(
+    environment: dict[str, str],
+    page: str | None = None,
+    expect_error: bool = False,
+    **widgets: object,
+) -> AppTest:
     with mock.patch.dict(os.environ, environment):
         app = AppTest.from_file(APP, default_timeout=60)
         app.run()
@@ -34,7 +40,7 @@ def render(environment: dict[str, str], page: str | None = None, **widgets: obje
             getattr(app, _widget_kind(key))(key=key).set_value(value)
             app.run()
     assert not app.exception, [exception.message for exception in app.exception]
-    assert not app.error, [error.value for error in app.error]
+    assert expect_error or not app.error, [error.value for error in app.error]
     return app
 
 
@@ -285,31 +291,41 @@ def test_funnel_cards_follow_the_device_filter(built: Built) -> None:
 # --- Data health, empty and error states, publishing while browsing --------------------------
 
 
-def test_health_page_shows_quality_results_and_the_last_failure(
-    built: Built, tmp_path: Path
+def test_a_gate_failure_reaches_the_health_page_from_the_run_that_met_it(
+    completed: Workspace, tmp_path: Path
 ) -> None:
-    from flows.run_log import record_run
-    from flows.settings import load_settings
+    """The run records itself (Prefect's failure hook publishes ops); the test writes nothing."""
+    strict = tmp_path / "contracts"
+    shutil.copytree(REPO / "checks" / "contracts", strict)
+    contract = strict / "fact_orders.yml"
+    contract.write_text(
+        contract.read_text().replace("must_be_greater_than: 0", "must_be_greater_than: 10000000", 1)
+    )
+    workspace = completed.copy(tmp_path / "data", LAKEHOUSE_CONTRACTS_DIR=str(strict))
+    published = file_hash(workspace.published)
+    result = workspace.run("run")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "error: quality gate failed: fact_orders.:row_count" in result.stderr
+    assert file_hash(workspace.published) == published  # nothing new was published
 
-    environment = {**built.environment}
-    copy = tmp_path / "warehouse"
-    shutil.copytree(built.settings.warehouse_path.parent, copy)
-    environment["LAKEHOUSE_WAREHOUSE_PATH"] = str(copy / "lakehouse.duckdb")
-    with mock.patch.dict(os.environ, environment):
-        settings = load_settings()
-        record_run(
-            settings, "failed", "QualityGateFailed: quality gate failed: x", datetime.now(UTC)
-        )
-        app = AppTest.from_file(APP, default_timeout=60)
-        app.run()
-        app.switch_page("pages/health.py")
-        app.run()
-    assert not app.exception
-    assert app.error[0].value.endswith("QualityGateFailed: quality gate failed: x")
+    app = render(workspace.environment, "pages/health.py", expect_error=True)
+    assert app.error[0].value.startswith("The last run (Failed) ended at ")
+    assert app.error[0].value.endswith(
+        "quality gate failed: fact_orders.:row_count; the previous warehouse keeps serving"
+    )
+    runs = app.dataframe[0].value
+    assert list(runs.state) == ["Failed", "Completed"]  # the first run, then this one
+    assert runs.rows_landed.iloc[1] > 0 and runs.rows_landed.iloc[0] == 0
     checks = app.dataframe[2].value
-    assert set(checks.outcome) == {"PASSED"} and len(checks) >= 15
-    rows = dict(zip(app.dataframe[1].value.model, app.dataframe[1].value.rows, strict=True))
-    assert rows["fact_orders"] == sql(built, "select count(*) from fact_orders")[0][0]
+    failed = checks[checks.outcome == "FAILED"]
+    assert list(zip(failed.contract, failed.check, strict=True)) == [("fact_orders", "row_count")]
+    assert (checks.outcome == "PASSED").sum() >= 15
+    ingestion = app.dataframe[3].value
+    assert sorted(ingestion.source) == ["catalog", "clickstream", "shop"]
+    with duckdb.connect(str(workspace.published), read_only=True) as warehouse:
+        rows = warehouse.sql("select count(*) from fact_orders").fetchone()[0]
+    model_rows = app.dataframe[1].value
+    assert dict(zip(model_rows.model, model_rows.rows, strict=True))["fact_orders"] == rows
 
 
 def test_without_a_warehouse_the_app_says_to_run_the_pipeline(tmp_path: Path) -> None:

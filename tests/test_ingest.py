@@ -50,8 +50,7 @@ class Sources:
     def ingest(self, start: date, end: date) -> dict[str, Counter]:
         from flows.ingest import ingest
 
-        with mock.patch.dict(os.environ, self.environment):
-            reports = ingest(start, end)
+        reports = ingest(self.settings, start, end)  # the settings, not the environment
         return {report.source: report for report in reports}
 
     def table(self, zone: str, entity: str) -> pa.Table:
@@ -197,8 +196,7 @@ def test_catalog_with_twenty_percent_failures_lands_every_product_once(
     sources = sandbox(tmp_path, LAKEHOUSE_CATALOG_FAILURE_RATE="0.2")
     from flows.ingest import ingest_catalog_api
 
-    with mock.patch.dict(os.environ, sources.environment):
-        report = ingest_catalog_api(START, START + timedelta(days=4))
+    report = ingest_catalog_api(sources.settings, START, START + timedelta(days=4))
     products = sources.table("raw", "products")
     pairs = list(
         zip(products["product_id"].to_pylist(), products["snapshot_date"].to_pylist(), strict=True)

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from decimal import Decimal
 from pathlib import Path
-from unittest import mock
 
 import duckdb
 import pyarrow.dataset as ds
@@ -147,8 +145,8 @@ def test_failing_contract_blocks_publish_and_keeps_previous_file(
         )
     finish_build(copy, begin_build(copy))  # a build dbt let through with a bad row in it
 
-    with mock.patch.dict(os.environ, environment), pytest.raises(QualityGateFailed) as failure:
-        gate_and_publish()
+    with pytest.raises(QualityGateFailed) as failure:
+        gate_and_publish(copy)
 
     assert str(failure.value) == (
         "quality gate failed: fact_orders.order_item_id:duplicate, "

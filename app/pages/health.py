@@ -1,34 +1,34 @@
-"""Data health: last runs, rows per model, quality results, freshness, quarantine."""
+"""Data health: last runs, rows per model, quality results, freshness, quarantine.
+
+Everything here comes from what the pipeline published: the warehouse, and the ops database
+its runs rewrite as they end, failed runs included (flows/ops.py). No lake, no state files.
+"""
 
 from __future__ import annotations
 
-import json
-
-import pandas as pd
 import streamlit as st
 
 from app import queries
+from app.data import has_ops
 from app.layout import as_of_caption, card, table
-from flows.lake import Lake
-from flows.run_log import read_runs
-from flows.settings import load_settings
 
 st.title("Data Health")
-settings = load_settings()
 as_of_caption()
+published_ops = has_ops()
 
-runs = read_runs(settings)
 card("Last pipeline runs")
-if runs:
-    last = runs[-1]
-    failures = [run for run in runs if run["status"] == "failed"]
-    if last["status"] == "failed":
-        st.error(f"The last run failed at {last['finished_at']}: {last['detail']}")
-    elif failures:
-        st.warning(f"Last failure, at {failures[-1]['finished_at']}: {failures[-1]['detail']}")
+runs = queries.pipeline_runs() if published_ops else None
+if runs is not None and len(runs):
+    last = runs.iloc[0]
+    failures = runs[runs.state != "Completed"]
+    if last.state != "Completed":
+        st.error(f"The last run ({last.state}) ended at {last.finished_at}: {last.reason}")
+    elif len(failures):
+        first = failures.iloc[0]
+        st.warning(f"Last failure ({first.state}), at {first.finished_at}: {first.reason}")
     else:
-        st.success(f"The last run published at {last['finished_at']}.")
-    table(pd.DataFrame(runs[::-1])[["status", "finished_at", "detail"]], "pipeline_runs")
+        st.success(f"The last run published at {last.finished_at}.")
+    table(runs, "pipeline_runs")
 else:
     st.info("No pipeline run recorded yet.")
 
@@ -36,16 +36,14 @@ card("Rows per model")
 table(queries.rows_per_model(), "rows_per_model")
 
 card("Quality gate")
-gate_file = settings.run_state_dir / "quality_gate.json"
-if gate_file.exists():
-    gate = json.loads(gate_file.read_text())
-    if gate.get("lake"):
+gate = queries.gate_summary() if published_ops else None
+if gate is not None and len(gate):
+    if gate.lake.iloc[0]:
         st.error(
             "The last build was refused: the lake disagrees with its manifests — "
-            + "; ".join(gate["lake"])
-            + ". The next run ingests again what is missing."
+            f"{gate.lake.iloc[0]}. The next run ingests again what is missing."
         )
-    checks = pd.DataFrame(gate["checks"])
+    checks = queries.gate_checks()
     passed = int((checks.outcome == "PASSED").sum())
     st.metric("Checks passed", f"{passed} of {len(checks)}")
     table(checks, "quality_checks")
@@ -53,23 +51,8 @@ else:
     st.info("No quality gate result yet.")
 
 card("Freshness and quarantine")
-ingestion = []
-lake = Lake.from_settings(settings)
-for source in ("catalog", "shop", "clickstream"):
-    state = lake.read_json(f"_state/{source}.json")
-    if state and state.get("runs"):
-        last = state["runs"][-1]
-        ingestion.append(
-            {
-                "source": source,
-                "last_ingested_at": last["finished_at"],
-                "watermark": state.get("watermark", ""),
-                "records_read": sum(last["records"].values()),
-                "landed": sum(last["landed"].values()),
-                "quarantined": sum(last["quarantined"].values()),
-            }
-        )
-if ingestion:
-    table(pd.DataFrame(ingestion), "ingestion")
+ingestion = queries.ingestion() if published_ops else None
+if ingestion is not None and len(ingestion):
+    table(ingestion, "ingestion")
 else:
-    st.info("No ingestion state in the lake yet.")
+    st.info("No ingestion recorded yet.")
