@@ -19,7 +19,7 @@ import httpx
 
 from generators.config import SimulationConfig
 from generators.simulation import Simulation
-from tests.cli import Workspace, warehouse_value
+from tests.cli import Workspace, file_hash, warehouse_value
 from tests.conftest import REPO, PrefectServer, S3Endpoint
 
 PREFECT = str(Path(sys.executable).with_name("prefect"))
@@ -110,6 +110,27 @@ def test_daily_and_backfill_deployments_run_on_a_worker_one_at_a_time(
     assert len([a for a in artifacts if a["key"] == "quality-gate"]) >= 2  # one table per gate
     verified = workspace.run("verify")  # the lake agrees with its manifests and its sources
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_daily_outside_the_simulated_days_is_one_line_before_any_work(
+    completed: Workspace, tmp_path: Path
+) -> None:
+    workspace = completed.copy(tmp_path / "data")  # every one of its 10 days ingested
+    published = file_hash(workspace.published)
+    exhausted = workspace.run("daily")
+    assert exhausted.returncode == 1
+    assert [line for line in exhausted.stderr.splitlines() if line.startswith("error: ")] == [
+        "error: every simulated day through 2025-10-10 has been ingested: raise LAKEHOUSE_DAYS "
+        f"to simulate more (new sources), or run on real sources (full trace in {workspace.log})"
+    ]
+    outside = workspace.run("ingest", "--date", "2025-11-01")
+    assert outside.returncode == 2
+    assert outside.stderr.strip() == (
+        "error: 2025-11-01 → 2025-11-01 is outside the simulated sources' days, 2025-10-01 → "
+        "2025-10-10: choose days inside them, or set LAKEHOUSE_START_DATE and LAKEHOUSE_DAYS "
+        "(a new window simulates new sources)"
+    )
+    assert file_hash(workspace.published) == published
 
 
 def simulated_totals(seed: int) -> tuple[int, int, Decimal, int]:

@@ -51,6 +51,11 @@ def run_cli(cwd: Path, environment: dict[str, str], *args: str) -> subprocess.Co
         ),
         ({}, ("--days", "-3"), "error: invalid setting LAKEHOUSE_DAYS=-3: must be >= 1"),
         (
+            {"LAKEHOUSE_LOCK_WAIT_SECONDS": "-1"},
+            (),
+            "error: invalid setting LAKEHOUSE_LOCK_WAIT_SECONDS=-1: must be >= 0",
+        ),
+        (
             {"LAKEHOUSE_DUCKDB_MEMORY_LIMIT": "lots"},
             (),
             "error: invalid setting LAKEHOUSE_DUCKDB_MEMORY_LIMIT=lots: "
