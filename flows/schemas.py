@@ -10,14 +10,7 @@ from typing import Literal
 
 import pyarrow as pa
 
-from generators.weights import (
-    BROWSERS,
-    DEVICE_TYPES,
-    EVENT_TYPES,
-    ORDER_STATUSES,
-    PAYMENT_METHODS,
-    SEGMENTS,
-)
+from flows.vocabulary import value_set
 
 UTC = pa.timestamp("us", "UTC")
 MONEY = pa.decimal128(12, 2)
@@ -69,7 +62,7 @@ CUSTOMERS = Entity(
     key=("customer_id", "updated_at"),
     partition_by="updated_at",
     required=("customer_id", "email", "segment", "created_at", "updated_at"),
-    allowed={"segment": tuple(SEGMENTS)},
+    allowed={"segment": value_set("customer_segment")},
 )
 
 ORDERS = Entity(
@@ -89,7 +82,10 @@ ORDERS = Entity(
     key=("order_id", "updated_at"),
     partition_by="updated_at",
     required=("order_id", "customer_id", "order_at", "status", "total_amount", "updated_at"),
-    allowed={"status": tuple(ORDER_STATUSES), "payment_method": tuple(PAYMENT_METHODS)},
+    allowed={
+        "status": value_set("order_status"),
+        "payment_method": value_set("payment_method"),
+    },
     non_negative=("total_amount",),
 )
 
@@ -136,7 +132,7 @@ PRODUCTS = Entity(
     key=("product_id", "snapshot_date"),
     partition_by="snapshot_date",
     required=("product_id", "title", "category", "price", "snapshot_date"),
-    allowed={},
+    allowed={"category": value_set("product_category")},
     positive=("price",),
     non_negative=("stock_quantity",),
     winner="latest",
@@ -163,9 +159,9 @@ EVENTS = Entity(
     partition_by="event_at",
     required=("event_id", "session_id", "event_type", "event_at", "device_type"),
     allowed={
-        "event_type": tuple(EVENT_TYPES),
-        "device_type": tuple(DEVICE_TYPES),
-        "browser": tuple(BROWSERS),
+        "event_type": value_set("event_type"),
+        "device_type": value_set("device_type"),
+        "browser": value_set("browser"),
     },
 )
 

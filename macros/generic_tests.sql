@@ -23,3 +23,16 @@ select *
 from {{ model }}
 where not ({{ expression }})
 {% endtest %}
+
+{#- A column's values belong to one of the value sets declared in dbt_project.yml (var
+    value_sets): the same declaration ingestion enforces. -#}
+{% test in_value_set(model, column_name, value_set, also=[]) %}
+{#- also: members a model adds to the set, such as a dimension's 'unknown' -#}
+{%- set values = var('value_sets')[value_set] + also -%}
+select {{ column_name }}
+from {{ model }}
+where {{ column_name }} is not null
+  and {{ column_name }} not in (
+    {%- for value in values %}'{{ value | replace("'", "''") }}'{{ "," if not loop.last }}{% endfor -%}
+  )
+{% endtest %}

@@ -15,7 +15,7 @@ fact_orders as (
 
 as_of as (
 
-    select max(order_date) as as_of_date from fact_orders
+    select as_of_date from {{ ref('data_as_of') }}
 
 ),
 

@@ -1,4 +1,5 @@
-{#- One row per calendar day of the data: revenue, orders, AOV, active customers. -#}
+{#- One row per calendar day of the data (data_as_of's first day to its last): revenue, orders,
+    AOV, active customers. A day without orders is a row of zeros, never a gap. -#}
 with
 
 fact_orders as (
@@ -15,7 +16,7 @@ dim_date as (
 
 bounds as (
 
-    select min(order_date) as first_day, max(order_date) as last_day from fact_orders
+    select first_day, as_of_date as last_day from {{ ref('data_as_of') }}
 
 ),
 

@@ -7,18 +7,9 @@ fact_orders as (
 
 ),
 
-events as (
-
-    select * from {{ ref('fact_events') }}
-
-),
-
 as_of as (
 
-    select greatest(
-        (select max(order_date) from fact_orders),
-        (select max(event_date) from events)
-    ) as as_of_date
+    select as_of_date from {{ ref('data_as_of') }}
 
 ),
 

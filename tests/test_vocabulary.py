@@ -1,0 +1,92 @@
+"""Each value set is declared once (dbt_project.yml) and every place that checks values agrees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from flows.schemas import ENTITIES
+from flows.vocabulary import value_sets
+from tests.conftest import REPO
+
+# the column each value set is checked on, wherever it is checked
+COLUMNS = {
+    "customer_segment": {"segment", "customer_segment"},
+    "order_status": {"status", "order_status"},
+    "payment_method": {"payment_method"},
+    "product_category": {"category"},
+    "event_type": {"event_type"},
+    "device_type": {"device_type"},
+    "browser": {"browser"},
+}
+UNKNOWN_MEMBER = "unknown"  # what the warehouse adds for a row whose parent is in quarantine
+
+
+def set_of(column: str) -> str:
+    (name,) = [name for name, columns in COLUMNS.items() if column in columns]
+    return name
+
+
+def yaml_files(folder: str) -> list[Path]:
+    return sorted((REPO / folder).rglob("*.yml"))
+
+
+def test_ingestion_rules_take_every_value_set_from_the_declaration() -> None:
+    checked = {
+        set_of(column): values
+        for entity in ENTITIES.values()
+        for column, values in entity.allowed.items()
+    }
+    assert checked == value_sets()
+
+
+def test_dbt_tests_name_value_sets_and_never_list_them_again() -> None:
+    named, relisted = set(), []
+    for path in yaml_files("models"):
+        for model in yaml.safe_load(path.read_text()).get("models", []):
+            for column in model.get("columns", []):
+                for test in column.get("data_tests", []):
+                    if not isinstance(test, dict):
+                        continue
+                    if "in_value_set" in test:
+                        name = test["in_value_set"]["arguments"]["value_set"]
+                        assert name == set_of(column["name"]), (path, column["name"])
+                        named.add(name)
+                    if "accepted_values" in test:
+                        values = set(test["accepted_values"]["arguments"]["values"])
+                        if any(values >= set(members) for members in value_sets().values()):
+                            relisted.append(f"{path.name}: {column['name']}")
+    assert named == set(value_sets()), "every value set is tested in dbt"
+    assert relisted == []
+
+
+def test_soda_contracts_agree_with_the_declaration() -> None:
+    compared = 0
+    for path in yaml_files("checks/contracts"):
+        for column in yaml.safe_load(path.read_text()).get("columns", []):
+            for check in column.get("checks") or []:
+                if isinstance(check, dict) and "valid_values" in (check.get("invalid") or {}):
+                    declared = value_sets()[set_of(column["name"])]
+                    listed = [v for v in check["invalid"]["valid_values"] if v != UNKNOWN_MEMBER]
+                    assert sorted(listed) == sorted(declared), (path.name, column["name"])
+                    compared += 1
+    assert compared >= 2
+
+
+def test_the_simulator_draws_only_declared_values() -> None:
+    from generators import weights
+    from generators.catalog import CATEGORY_NAMES
+
+    drawn = {
+        "customer_segment": weights.SEGMENTS,
+        "order_status": weights.ORDER_STATUSES,
+        "payment_method": weights.PAYMENT_METHODS,
+        "product_category": CATEGORY_NAMES,
+        "event_type": weights.EVENT_TYPES,
+        "device_type": weights.DEVICE_TYPES,
+        "browser": weights.BROWSERS,
+    }
+    assert {name: sorted(values.tolist()) for name, values in drawn.items()} == {
+        name: sorted(values) for name, values in value_sets().items()
+    }
