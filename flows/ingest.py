@@ -301,16 +301,53 @@ def known_products_rule(connection: duckdb.DuckDBPyConnection, lake: Lake) -> li
     ]
 
 
+def known_customers_rule(
+    connection: duckdb.DuckDBPyConnection, lake: Lake, listed: list[int] | None, arriving: pa.Table
+) -> list[Rule]:
+    """Orders must name a customer landed before or arriving now (staging's relationship test).
+
+    The shop's state lists every customer id landed; a lake from before that list existed is
+    read instead (every customer partition: slower, the same answer).
+    """
+    if listed is not None:
+        connection.register(
+            "listed_customers", pa.table({"customer_id": pa.array(listed, pa.int64())})
+        )
+        source = "select customer_id from listed_customers"
+    else:
+        files = [info.path for info in lake.partition_files("raw", CUSTOMERS).values()]
+        register_parquet(connection, "known_customer_files", lake, files, "customer_id")
+        source = "select cast(customer_id as bigint) as customer_id from known_customer_files"
+    connection.register("arriving_customers", arriving.select(["customer_id"]))
+    connection.execute(
+        "create or replace temporary table known_customers as select distinct * from "
+        f"({source} union all select customer_id from arriving_customers)"
+    )
+    return [
+        Rule(
+            "customer_id is not null "
+            "and customer_id not in (select customer_id from known_customers)",
+            "'unknown_customer: customer_id=' || cast(customer_id as varchar)",
+        )
+    ]
+
+
 @dataclass
 class ShopExtract:
     checked: dict[str, Checked]
     change_ids: dict[str, int]  # per table: every change up to this id has been read
     newest: datetime | None  # the newest updated_at read
+    customer_ids: list[int]  # every customer landed so far, this extract's included
 
 
 @io_task("extract-shop-changes")
 def extract_shop(
-    settings: Settings, lake: Lake, end: date, change_ids: dict[str, int], run: str
+    settings: Settings,
+    lake: Lake,
+    end: date,
+    change_ids: dict[str, int],
+    run: str,
+    customer_ids: list[int] | None,
 ) -> ShopExtract:
     """Every change logged after the watermarks up to the end of `end`, checked in SQL.
 
@@ -347,21 +384,36 @@ def extract_shop(
             horizons[entity.name] = max(int(horizon), after)
             if stamp is not None and (newest is None or stamp > newest):
                 newest = stamp
-            rules = known_products_rule(connection, lake) if entity is ORDER_ITEMS else []
+            if entity is ORDER_ITEMS:
+                rules = known_products_rule(connection, lake)
+            elif entity is ORDERS:
+                arriving = checked[CUSTOMERS.name].good
+                rules = known_customers_rule(connection, lake, customer_ids, arriving)
+                customer_ids = (
+                    connection.execute("select customer_id from known_customers order by 1")
+                    .to_arrow_table()["customer_id"]
+                    .to_pylist()
+                )
+            else:
+                rules = []
             records = shop_records(entity, f"select * from changes where change_id <= {horizon}")
             checked[entity.name] = check(connection, entity, records, run, rules)
-    return ShopExtract(checked, horizons, newest)
+    return ShopExtract(checked, horizons, newest, customer_ids or [])
 
 
 @flow(name="ingest-shop-db")
 def ingest_shop_db(settings: Settings, start: date, end: date) -> SourceReport:
     """The shop's change log past each table's change-id watermark: every version lands."""
     lake, state, report = begin_source_run(settings, "shop")
-    extract = extract_shop(settings, lake, end, state.data.get("change_ids", {}), report.run_id)
+    listed = state.data.get("customer_ids")
+    extract = extract_shop(
+        settings, lake, end, state.data.get("change_ids", {}), report.run_id, listed
+    )
     for entity in SHOP_ENTITIES:
         report.records[entity.name] = extract.checked[entity.name].records
         land(lake, extract.checked[entity.name], report)
     state.data["change_ids"] = extract.change_ids
+    state.data["customer_ids"] = extract.customer_ids
     state.advance_watermark(extract.newest)
     state.save(report, start, end)
     get_run_logger().info(report.summary())

@@ -5,7 +5,7 @@ A record that breaks a rule goes to quarantine with the rule's reason; nothing i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import pyarrow as pa
@@ -34,6 +34,9 @@ class Entity:
     allowed: dict[str, tuple[str, ...]]
     positive: tuple[str, ...] = ()  # numeric columns that must be > 0
     non_negative: tuple[str, ...] = ()
+    maximum: dict[str, float] = field(default_factory=dict)  # numeric columns' upper bounds
+    # (later, earlier): timestamps that must not come before another of the same record
+    not_before: tuple[tuple[str, str], ...] = ()
     # Which row a partition keeps when a key arrives again: the one landed first (a version or
     # a line never changes once written) or the latest (a re-fetched snapshot replaces the old).
     winner: Literal["first", "latest"] = "first"
@@ -63,6 +66,7 @@ CUSTOMERS = Entity(
     partition_by="updated_at",
     required=("customer_id", "email", "segment", "created_at", "updated_at"),
     allowed={"segment": value_set("customer_segment")},
+    not_before=(("updated_at", "created_at"),),
 )
 
 ORDERS = Entity(
@@ -87,6 +91,7 @@ ORDERS = Entity(
         "payment_method": value_set("payment_method"),
     },
     non_negative=("total_amount",),
+    not_before=(("updated_at", "order_at"),),
 )
 
 ORDER_ITEMS = Entity(
@@ -109,6 +114,7 @@ ORDER_ITEMS = Entity(
     allowed={},
     positive=("quantity", "unit_price"),
     non_negative=("discount_amount",),
+    maximum={"quantity": 100, "unit_price": 10_000},
 )
 
 PRODUCTS = Entity(
@@ -134,7 +140,8 @@ PRODUCTS = Entity(
     required=("product_id", "title", "category", "price", "snapshot_date"),
     allowed={"category": value_set("product_category")},
     positive=("price",),
-    non_negative=("stock_quantity",),
+    non_negative=("stock_quantity", "rating_rate"),
+    maximum={"price": 10_000, "rating_rate": 5},
     winner="latest",
 )
 
@@ -163,6 +170,7 @@ EVENTS = Entity(
         "device_type": value_set("device_type"),
         "browser": value_set("browser"),
     },
+    not_before=(("received_at", "event_at"),),
 )
 
 ENTITIES = {entity.name: entity for entity in (CUSTOMERS, ORDERS, ORDER_ITEMS, PRODUCTS, EVENTS)}

@@ -74,7 +74,7 @@ def _typed(field: pa.Field) -> str:
 
 
 def _rules(entity: Entity, typed: dict[str, str]) -> list[tuple[str, str]]:
-    """(broken, reason) in the order a reason is chosen: type, required, allowed, range."""
+    """(broken, reason) in the order a reason is chosen: type, required, allowed, range, order."""
     rules: list[tuple[str, str]] = []
     for field in entity.schema:
         name = f'src."{field.name}"'
@@ -101,6 +101,22 @@ def _rules(entity: Entity, typed: dict[str, str]) -> list[tuple[str, str]]:
                     f"'out_of_range: {name}=' || cast({typed[name]} as varchar) || ' {text}'",
                 )
             )
+    for name, bound in entity.maximum.items():
+        rules.append(
+            (
+                f"{typed[name]} > {bound}",
+                f"'out_of_range: {name}=' || cast({typed[name]} as varchar)"
+                f" || ' (must be <= {bound:g})'",
+            )
+        )
+    for later, earlier in entity.not_before:
+        rules.append(
+            (
+                f"{typed[later]} < {typed[earlier]}",
+                f"'out_of_order: {later} ' || cast({typed[later]} as varchar)"
+                f" || ' is before {earlier} ' || cast({typed[earlier]} as varchar)",
+            )
+        )
     return rules
 
 

@@ -1,4 +1,5 @@
-"""Each value set is declared once (dbt_project.yml) and every place that checks values agrees."""
+"""Each value set is declared once (dbt_project.yml) and every place that checks values agrees;
+every range and time order dbt checks on staging is also an ingestion rule."""
 
 from __future__ import annotations
 
@@ -90,3 +91,34 @@ def test_the_simulator_draws_only_declared_values() -> None:
     assert {name: sorted(values.tolist()) for name, values in drawn.items()} == {
         name: sorted(values) for name, values in value_sets().items()
     }
+
+
+def test_every_range_and_time_order_dbt_checks_on_staging_is_an_ingestion_rule() -> None:
+    compared = 0
+    for path in yaml_files("models/staging"):
+        for model in yaml.safe_load(path.read_text()).get("models", []):
+            entity = ENTITIES.get(model["name"].split("__")[-1])
+            if entity is None:  # sessions: derived in dbt, not landed
+                continue
+            for column in model.get("columns", []):
+                name = column["name"]
+                for test in column.get("data_tests", []):
+                    if not isinstance(test, dict):
+                        continue
+                    if "accepted_range" in test:
+                        bounds = test["accepted_range"]["arguments"]
+                        low, high = bounds.get("min_value"), bounds.get("max_value")
+                        if low is not None:
+                            ruled = entity.positive if low > 0 else entity.non_negative
+                            assert name in ruled, (entity.name, name, low)
+                        if high is not None:
+                            assert entity.maximum.get(name) == high, (entity.name, name, high)
+                        compared += 1
+                    if "expression_is_true" in test:
+                        later, operator, earlier = test["expression_is_true"]["arguments"][
+                            "expression"
+                        ].split()
+                        assert operator == ">="
+                        assert (later, earlier) in entity.not_before, (entity.name, later)
+                        compared += 1
+    assert compared >= 10
