@@ -40,7 +40,7 @@ from flows.extract import (
 )
 from flows.lake import Lake, LakeStateError
 from flows.lock import writer_lock
-from flows.schemas import CUSTOMERS, EVENTS, ORDER_ITEMS, ORDERS, PRODUCTS
+from flows.schemas import CUSTOMERS, EVENTS, ORDER_ITEMS, ORDERS, PRODUCTS, Entity
 from flows.settings import Settings, check_window
 from flows.storage import filesystem
 from flows.validation import Checked, Rule, check, check_into_table, split_checked
@@ -272,64 +272,54 @@ def register_parquet(
         connection.execute(f"create or replace temporary view {name} as select {empty} limit 0")
 
 
+def known_ids(
+    connection: duckdb.DuckDBPyConnection,
+    lake: Lake,
+    entity: Entity,
+    column: str,
+    listed: list[int] | None,
+    arriving: pa.Table | None = None,
+) -> str:
+    """Fill the temporary table known_<entity> with every id landed (and arriving); its name.
+
+    A source's state lists the ids it has landed; a lake from before that list existed is read
+    instead (every raw partition of the entity: slower, the same answer).
+    """
+    table = f"known_{entity.name}"
+    if listed is not None:
+        connection.register(
+            f"listed_{entity.name}", pa.table({column: pa.array(listed, pa.int64())})
+        )
+        sources = [f"select {column} from listed_{entity.name}"]
+    else:
+        files = [info.path for info in lake.partition_files("raw", entity).values()]
+        register_parquet(connection, f"{table}_files", lake, files, column)
+        sources = [f"select cast({column} as bigint) as {column} from {table}_files"]
+    if arriving is not None:
+        connection.register(f"arriving_{entity.name}", arriving.select([column]))
+        sources.append(f"select {column} from arriving_{entity.name}")
+    connection.execute(
+        f"create or replace temporary table {table} as "
+        f"select distinct * from ({' union all '.join(sources)})"
+    )
+    return table
+
+
+def unknown_id_rule(column: str, table: str, reason: str) -> Rule:
+    """Records whose `column` names no row of `table` go to quarantine with `reason`."""
+    return Rule(
+        f"{column} is not null and {column} not in (select {column} from {table})",
+        f"'{reason}: {column}=' || cast({column} as varchar)",
+    )
+
+
 def known_products_rule(connection: duckdb.DuckDBPyConnection, lake: Lake) -> list[Rule]:
-    """Order lines must name a product the catalog has listed (none known: nothing to check).
-
-    The catalog's state lists every product id it has landed; a lake from before that list
-    existed is read instead (every catalog partition: slower, the same answer).
-    """
+    """Order lines must name a product the catalog has listed (none known: nothing to check)."""
     listed = SourceState(lake, "catalog").data.get("product_ids")
-    if listed is not None:
-        connection.register(
-            "listed_products", pa.table({"product_id": pa.array(listed, pa.int64())})
-        )
-        source = "select product_id from listed_products"
-    else:
-        files = [info.path for info in lake.partition_files("raw", PRODUCTS).values()]
-        register_parquet(connection, "known_product_files", lake, files, "product_id")
-        source = "select cast(product_id as bigint) as product_id from known_product_files"
-    connection.execute(
-        f"create or replace temporary table known_products as select distinct * from ({source})"
-    )
-    if connection.execute("select count(*) from known_products").fetchone()[0] == 0:
+    table = known_ids(connection, lake, PRODUCTS, "product_id", listed)
+    if connection.execute(f"select count(*) from {table}").fetchone()[0] == 0:
         return []
-    return [
-        Rule(
-            "product_id is not null and product_id not in (select product_id from known_products)",
-            "'unknown_product: product_id=' || cast(product_id as varchar)",
-        )
-    ]
-
-
-def known_customers_rule(
-    connection: duckdb.DuckDBPyConnection, lake: Lake, listed: list[int] | None, arriving: pa.Table
-) -> list[Rule]:
-    """Orders must name a customer landed before or arriving now (staging's relationship test).
-
-    The shop's state lists every customer id landed; a lake from before that list existed is
-    read instead (every customer partition: slower, the same answer).
-    """
-    if listed is not None:
-        connection.register(
-            "listed_customers", pa.table({"customer_id": pa.array(listed, pa.int64())})
-        )
-        source = "select customer_id from listed_customers"
-    else:
-        files = [info.path for info in lake.partition_files("raw", CUSTOMERS).values()]
-        register_parquet(connection, "known_customer_files", lake, files, "customer_id")
-        source = "select cast(customer_id as bigint) as customer_id from known_customer_files"
-    connection.register("arriving_customers", arriving.select(["customer_id"]))
-    connection.execute(
-        "create or replace temporary table known_customers as select distinct * from "
-        f"({source} union all select customer_id from arriving_customers)"
-    )
-    return [
-        Rule(
-            "customer_id is not null "
-            "and customer_id not in (select customer_id from known_customers)",
-            "'unknown_customer: customer_id=' || cast(customer_id as varchar)",
-        )
-    ]
+    return [unknown_id_rule("product_id", table, "unknown_product")]
 
 
 @dataclass
@@ -387,10 +377,14 @@ def extract_shop(
             if entity is ORDER_ITEMS:
                 rules = known_products_rule(connection, lake)
             elif entity is ORDERS:
+                # orders must name a customer landed before or arriving now
                 arriving = checked[CUSTOMERS.name].good
-                rules = known_customers_rule(connection, lake, customer_ids, arriving)
+                table = known_ids(
+                    connection, lake, CUSTOMERS, "customer_id", customer_ids, arriving
+                )
+                rules = [unknown_id_rule("customer_id", table, "unknown_customer")]
                 customer_ids = (
-                    connection.execute("select customer_id from known_customers order by 1")
+                    connection.execute(f"select customer_id from {table} order by 1")
                     .to_arrow_table()["customer_id"]
                     .to_pylist()
                 )

@@ -277,15 +277,16 @@ def test_a_build_that_failed_dbt_is_never_published(completed: Workspace, tmp_pa
         order_id, product_id, newest = shop.execute(
             "select order_id, product_id, max(updated_at) over () from order_items limit 1"
         ).fetchone()
-        shop.execute(  # a late line dbt's accepted_range test refuses (quantity 1–100)
-            "insert into order_items values (?, ?, ?, 500, 9.99, 0, ?)",
+        shop.execute(  # a late line whose discount passes its price: fact_orders' test refuses it
+            "insert into order_items values (?, ?, ?, 1, 9.99, 50.00, ?)",
             (10**9, order_id, product_id, newest),
         )
     failed = workspace.run("run")
     assert failed.returncode == 1
     error = failed.stderr.strip().splitlines()[-1]
     assert error.startswith("error: dbt build failed: ")
-    assert "quantity" in error and "the previous warehouse keeps serving" in error
+    assert ": fail (Got 1 result" in error, error  # the failing dbt test, named
+    assert "the previous warehouse keeps serving" in error
     assert "Traceback" not in failed.stdout + failed.stderr
 
     refused = workspace.run("publish")
