@@ -270,6 +270,16 @@ def gate_summary() -> pd.DataFrame:
     return query("select build_id, passed, errors, lake from ops.gate")
 
 
+def source_freshness() -> pd.DataFrame:
+    """Per source entity: data age and load age as the last run measured them (flows/freshness)."""
+    return query(
+        """
+        select source, status, newest_day, data_age_days, last_loaded_at, load_age_hours, note
+        from ops.freshness order by status = 'pass', source
+        """
+    )
+
+
 def ingestion() -> pd.DataFrame:
     """Per source: the last ingestion, its window, watermark and what it landed."""
     return query(

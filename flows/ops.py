@@ -43,6 +43,19 @@ RUNS = pa.schema(
         ("gate", pa.string()),
         ("published", pa.string()),
         ("reason", pa.string()),
+        ("freshness_warnings", pa.string()),
+    ]
+)
+FRESHNESS = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("source", pa.string()),
+        ("status", pa.string()),
+        ("newest_day", pa.string()),
+        ("data_age_days", pa.int64()),
+        ("last_loaded_at", pa.string()),
+        ("load_age_hours", pa.float64()),
+        ("note", pa.string()),
     ]
 )
 GATE_CHECKS = pa.schema(
@@ -100,8 +113,24 @@ def _run_rows(runs: list[dict]) -> list[dict]:
             "gate": run.get("gate", ""),
             "published": run.get("published", ""),
             "reason": run.get("reason", ""),
+            "freshness_warnings": "; ".join(
+                f"{item['source']} {item['status']}"
+                for item in run.get("freshness", [])
+                if item["status"] != "pass"
+            ),
         }
         for run in runs
+    ]
+
+
+def _freshness_rows(runs: list[dict]) -> list[dict]:
+    """Source freshness as the newest run that measured it saw it."""
+    measured = next((run for run in runs if run.get("freshness")), None)
+    if measured is None:
+        return []
+    return [
+        {"run_id": measured["run_id"], **{key: item.get(key) for key in FRESHNESS.names[1:]}}
+        for item in measured["freshness"]
     ]
 
 
@@ -160,8 +189,10 @@ def publish_ops(settings: Settings) -> Path:
     with _exclusive(target.with_name(".ops.lock")):
         lake = Lake.from_settings(settings)
         gate, checks = _gate(settings)
+        runs = read_runs(lake)
         tables = {
-            "runs": pa.Table.from_pylist(_run_rows(read_runs(lake)), RUNS),
+            "runs": pa.Table.from_pylist(_run_rows(runs), RUNS),
+            "freshness": pa.Table.from_pylist(_freshness_rows(runs), FRESHNESS),
             "gate": pa.Table.from_pylist(gate, GATE),
             "gate_checks": pa.Table.from_pylist(checks, GATE_CHECKS),
             "ingestion": pa.Table.from_pylist(_ingestion_rows(lake), INGESTION),

@@ -10,6 +10,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
 
 from flows.cleanup import clean_leftovers
+from flows.freshness import Freshness, measure, warnings
 from flows.ingest import ingest, last_ingested_day, run_id, summarize
 from flows.lake import ZONES, Lake
 from flows.lock import writer_lock
@@ -47,6 +48,7 @@ class PipelineResult:
     dbt_statuses: dict[str, int]
     gate: GateResult
     published: str
+    freshness: tuple[str, ...] = ()  # warnings: sources that are not fresh
 
     def markdown(self, start: date, end: date) -> str:
         """The run's summary, as a Prefect artifact shows it."""
@@ -55,6 +57,7 @@ class PipelineResult:
         return (
             f"# Lakehouse run {start} → {end}\n\n| entity | rows landed |\n|---|---:|\n{landed}\n\n"
             f"dbt: {dbt}\n\n{self.gate.summary()}\n\npublished `{self.published}`\n"
+            + "".join(f"\n- freshness warning: {line}" for line in self.freshness)
         )
 
 
@@ -155,6 +158,15 @@ def gate_and_publish(settings: Settings) -> tuple[GateResult, str]:
         return result, noted.published
 
 
+@task(name="source-freshness", cache_policy=NONE)
+def source_freshness(settings: Settings, expected_day: date) -> list[Freshness]:
+    """Data age and load age of every source after ingestion: warnings, never a refusal."""
+    measured = measure(Lake.from_settings(settings), expected_day)
+    for line in warnings(measured):
+        get_run_logger().warning("source freshness: %s", line)
+    return measured
+
+
 @task(name="prepare-lake", cache_policy=NONE)
 def prepare_lake(settings: Settings) -> object:
     """Remove what killed runs left, and rewind the sources' state for anything the lake lost."""
@@ -182,12 +194,16 @@ def run_pipeline(settings: Settings, start: date, end: date, full_refresh: bool)
         reports = ingest(settings, start, end)
         noted.rows_landed = summarize(reports)
         noted.quarantined = summarize(reports, "quarantined")
+        freshness = source_freshness(settings, end)
+        noted.freshness = [item.as_dict() for item in freshness]
         if plan.findings:
             for loss in reseal(Lake.from_settings(settings), plan, run_id()):
                 get_run_logger().warning(loss)
         noted.dbt = build(settings, full_refresh)
         gate, published = gate_and_publish(settings)
-    result = PipelineResult(noted.rows_landed, noted.dbt, gate, published)
+    result = PipelineResult(
+        noted.rows_landed, noted.dbt, gate, published, tuple(warnings(freshness))
+    )
     create_markdown_artifact(key="lakehouse-run", markdown=result.markdown(start, end))
     return result
 

@@ -32,6 +32,7 @@ class RunJournal:
     gate: str = ""
     gate_passed: bool | None = None
     published: str = ""
+    freshness: list[dict] = field(default_factory=list)  # flows.freshness.Freshness per source
 
 
 _journals: dict[str, RunJournal] = {}

@@ -320,7 +320,20 @@ def test_a_gate_failure_reaches_the_health_page_from_the_run_that_met_it(
     failed = checks[checks.outcome == "FAILED"]
     assert list(zip(failed.contract, failed.check, strict=True)) == [("fact_orders", "row_count")]
     assert (checks.outcome == "PASSED").sum() >= 15
-    ingestion = app.dataframe[3].value
+    freshness = app.dataframe[3].value  # measured by this (failed) run, after its ingestion
+    assert sorted(freshness.source) == [
+        "catalog.products",
+        "clickstream.events",
+        "shop.customers",
+        "shop.order_items",
+        "shop.orders",
+    ]
+    assert freshness.load_age_hours.max() < 1  # the first run landed everything minutes ago
+    late = freshness[freshness.status != "pass"]
+    assert [w.value for w in app.warning] == [
+        f"Source {row.source} is {row.status}: {row.note}" for row in late.itertuples()
+    ]
+    ingestion = app.dataframe[4].value
     assert sorted(ingestion.source) == ["catalog", "clickstream", "shop"]
     with duckdb.connect(str(workspace.published), read_only=True) as warehouse:
         rows = warehouse.sql("select count(*) from fact_orders").fetchone()[0]

@@ -51,6 +51,14 @@ else:
     st.info("No quality gate result yet.")
 
 card("Freshness and quarantine")
+freshness = queries.source_freshness() if published_ops else None
+if freshness is not None and len(freshness):
+    late = freshness[freshness.status != "pass"]
+    for row in late.itertuples():
+        st.warning(f"Source {row.source} is {row.status}: {row.note}")
+    if not len(late):
+        st.success(f"All {len(freshness)} sources are fresh (data age and load age).")
+    table(freshness, "source_freshness")
 ingestion = queries.ingestion() if published_ops else None
 if ingestion is not None and len(ingestion):
     table(ingestion, "ingestion")
