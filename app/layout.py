@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from app import queries
+from app.glossary import help_for
 
 
 def as_of_caption() -> date:
@@ -32,7 +33,8 @@ def choice_filter(label: str, options: list[str], key: str) -> list[str]:
 
 
 def card(title: str) -> None:
-    st.subheader(title)
+    """A card's title, with its glossary definition as the help tooltip."""
+    st.subheader(title, help=help_for(title))
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

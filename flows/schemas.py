@@ -37,6 +37,8 @@ class Entity:
     maximum: dict[str, float] = field(default_factory=dict)  # numeric columns' upper bounds
     # (later, earlier): timestamps that must not come before another of the same record
     not_before: tuple[tuple[str, str], ...] = ()
+    # (column, columns): the column must not exceed the product of the others in its record
+    at_most: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # Which row a partition keeps when a key arrives again: the one landed first (a version or
     # a line never changes once written) or the latest (a re-fetched snapshot replaces the old).
     winner: Literal["first", "latest"] = "first"
@@ -115,6 +117,7 @@ ORDER_ITEMS = Entity(
     positive=("quantity", "unit_price"),
     non_negative=("discount_amount",),
     maximum={"quantity": 100, "unit_price": 10_000},
+    at_most=(("discount_amount", ("quantity", "unit_price")),),  # never more than the line
 )
 
 PRODUCTS = Entity(

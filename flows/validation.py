@@ -74,7 +74,8 @@ def _typed(field: pa.Field) -> str:
 
 
 def _rules(entity: Entity, typed: dict[str, str]) -> list[tuple[str, str]]:
-    """(broken, reason) in the order a reason is chosen: type, required, allowed, range, order."""
+    """(broken, reason) in the order a reason is chosen: type, required, allowed, range, order,
+    bounds across columns."""
     rules: list[tuple[str, str]] = []
     for field in entity.schema:
         name = f'src."{field.name}"'
@@ -115,6 +116,15 @@ def _rules(entity: Entity, typed: dict[str, str]) -> list[tuple[str, str]]:
                 f"{typed[later]} < {typed[earlier]}",
                 f"'out_of_order: {later} ' || cast({typed[later]} as varchar)"
                 f" || ' is before {earlier} ' || cast({typed[earlier]} as varchar)",
+            )
+        )
+    for name, factors in entity.at_most:
+        bound = " * ".join(typed[factor] for factor in factors)
+        rules.append(
+            (
+                f"{typed[name]} > {bound}",
+                f"'out_of_range: {name}=' || cast({typed[name]} as varchar)"
+                f" || ' (must be <= {' * '.join(factors)} = ' || cast({bound} as varchar) || ')'",
             )
         )
     return rules

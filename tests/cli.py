@@ -93,6 +93,22 @@ class Workspace:
         )
 
 
+PROJECT = Path(__file__).resolve().parents[1]
+PROJECT_PARTS = ("flows", "generators", "models", "macros", "checks", "tests/dbt")
+
+
+def project_copy(root: Path) -> Path:
+    """This project's code in `root`: run the command line with PYTHONPATH=root to use it.
+
+    For a code change made by a test (a bug in a model) without touching the repository.
+    """
+    for part in PROJECT_PARTS:
+        shutil.copytree(PROJECT / part, root / part, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("dbt_project.yml", "profiles.yml"):
+        shutil.copy(PROJECT / name, root / name)
+    return root
+
+
 def wait_for_line(process: subprocess.Popen, marker: str, timeout: float = 240) -> list[str]:
     """Read the process's output until a line contains `marker`; returns the lines read."""
     lines: list[str] = []

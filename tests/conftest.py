@@ -45,8 +45,8 @@ PAGE_CARDS = {
     ],
     "health": ["Last pipeline runs", "Rows per model", "Quality gate", "Freshness and quarantine"],
 }
-E2E_DAYS = 45
-E2E_START = "2025-10-01"
+E2E_DAYS = 30
+E2E_START = "2025-10-02"  # to 2025-10-31: the as-of day ends its month
 
 
 def settings_environment(root: Path, **extra: str) -> dict[str, str]:

@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app.glossary import CARDS, help_for
+from app.glossary import render as render_glossary
 from tests.cli import Workspace, file_hash
 from tests.conftest import PAGE_CARDS, REPO, Built, settings_environment
 
@@ -45,11 +47,16 @@ def render(
 
 
 def assert_card_titles(app: AppTest, page: str) -> None:
-    """Every card of the page, in order: metric labels first, then the titled cards."""
+    """Every card of the page, in order (metric labels first, then the titled cards), each
+    with its glossary definition (docs/metrics.md) as the help tooltip."""
     shown = [metric.label for metric in app.metric] + [title.value for title in app.subheader]
+    helps = [metric.proto.help for metric in app.metric] + [
+        title.proto.help for title in app.subheader
+    ]
     expected = PAGE_CARDS[page]
     assert len(shown) == len(expected)
     assert all(title.startswith(card) for title, card in zip(shown, expected, strict=True))
+    assert helps == [help_for(card) for card in expected]
 
 
 def _widget_kind(key: str) -> str:
@@ -84,6 +91,14 @@ def close(left: list, right: list) -> bool:
     return len(left) == len(right) and all(
         abs(float(a) - float(b)) < 0.005 for a, b in zip(left, right, strict=True)
     )
+
+
+def test_every_card_has_one_definition_and_the_glossary_is_current() -> None:
+    assert [card for cards in CARDS.values() for card in cards] == [
+        card for cards in PAGE_CARDS.values() for card in cards
+    ]
+    committed = (REPO / "docs" / "metrics.md").read_text()
+    assert committed == render_glossary(), "run `make docs` and commit docs/metrics.md"
 
 
 @pytest.fixture(scope="module")
@@ -309,6 +324,9 @@ def test_a_gate_failure_reaches_the_health_page_from_the_run_that_met_it(
     assert file_hash(workspace.published) == published  # nothing new was published
 
     app = render(workspace.environment, "pages/health.py", expect_error=True)
+    assert [(t.value, t.proto.help) for t in app.subheader] == [
+        (card, help_for(card)) for card in PAGE_CARDS["health"]
+    ]
     assert app.error[0].value.startswith("The last run (Failed) ended at ")
     assert app.error[0].value.endswith(
         "quality gate failed: fact_orders.:row_count; the previous warehouse keeps serving"

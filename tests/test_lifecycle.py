@@ -21,6 +21,7 @@ from tests.cli import (
     alive,
     children,
     file_hash,
+    project_copy,
     source_net_revenue,
     wait_for_line,
     warehouse_value,
@@ -271,17 +272,16 @@ def test_a_second_run_is_refused_at_once_and_a_rerun_adds_nothing(
 
 
 def test_a_build_that_failed_dbt_is_never_published(completed: Workspace, tmp_path: Path) -> None:
+    """Bad source records go to quarantine, so a dbt test that fails is a fault in the code:
+    here a dim_products that repeats a product (its unique test fails)."""
     workspace = completed.copy(tmp_path / "data")
     published = file_hash(workspace.published)
-    with sqlite3.connect(workspace.root / "sources" / "shop.sqlite") as shop:
-        order_id, product_id, newest = shop.execute(
-            "select order_id, product_id, max(updated_at) over () from order_items limit 1"
-        ).fetchone()
-        shop.execute(  # a late line whose discount passes its price: fact_orders' test refuses it
-            "insert into order_items values (?, ?, ?, 1, 9.99, 50.00, ?)",
-            (10**9, order_id, product_id, newest),
-        )
-    failed = workspace.run("run")
+    code = project_copy(tmp_path / "code")
+    model = code / "models" / "marts" / "core" / "dim_products.sql"
+    text = model.read_text().rstrip()
+    assert text.endswith("select * from final")
+    model.write_text(text + " union all (select * from final where product_id > 0 limit 1)\n")
+    failed = workspace.run("run", PYTHONPATH=str(code))
     assert failed.returncode == 1
     error = failed.stderr.strip().splitlines()[-1]
     assert error.startswith("error: dbt build failed: ")

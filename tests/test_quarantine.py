@@ -17,7 +17,8 @@ BAD_LINE_ID = 990_000_000_001
 
 
 def inject_shop(database: Path) -> Decimal:
-    """An order line of quantity 500 and an order for a customer that does not exist.
+    """An order line of quantity 500, one whose discount passes its price, and an order for a
+    customer that does not exist.
 
     Returns the net amount of the bad line (what the warehouse must not count).
     """
@@ -28,10 +29,14 @@ def inject_shop(database: Path) -> Decimal:
             (BAD_LINE_ID, order_id, f"{DAY} 12:00:00.000000"),
         )
         shop.execute(
+            "insert into order_items values (?, ?, 1, 1, 9.99, 50.00, ?)",
+            (BAD_LINE_ID + 1, order_id, f"{DAY} 12:00:00.000000"),
+        )
+        shop.execute(
             "insert into orders values (?, 987654321, ?, 'pending', 'paypal', 10.00, ?)",
             (order_id + 1_000_000, f"{DAY} 12:00:00.000000", f"{DAY} 12:00:01.000000"),
         )
-    return Decimal("5000.00")
+    return Decimal("5000.00") + Decimal("9.99") - Decimal("50.00")
 
 
 def inject_landing(landing: Path) -> None:
@@ -68,6 +73,7 @@ def test_each_bad_record_is_quarantined_with_its_reason_and_the_run_publishes(
         ]
     for expected in (
         "out_of_range: quantity=500 (must be <= 100)",
+        "out_of_range: discount_amount=50.00 (must be <= quantity * unit_price = 9.99)",
         "unknown_customer: customer_id=987654321",
         f"out_of_order: received_at {DAY} 22:00:00+00 is before event_at {DAY} 23:00:00+00",
         f"wrong_type: event_id={2**64 + 5}",

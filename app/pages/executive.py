@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import charts, queries
+from app.glossary import help_for
 from app.layout import as_of_caption, card, date_range_filter
 
 st.title("Executive")
@@ -14,16 +15,25 @@ headline = queries.headline()
 totals = queries.totals(start, end)
 
 revenue, last_month, orders, order_value, active = st.columns(5)
-revenue.metric("Total revenue", f"${totals.revenue:,.2f}")
+revenue.metric("Total revenue", f"${totals.revenue:,.2f}", help=help_for("Total revenue"))
 change = headline.revenue_mom_change_pct
 last_month.metric(
     f"Revenue last month ({headline.last_month_start:%b %Y})",
     f"${headline.revenue_last_month:,.2f}",
     delta=None if change is None or change != change else f"{change:+.1f}% MoM",
+    help=help_for("Revenue last month"),
 )
-orders.metric("Total orders", f"{int(totals.orders):,}")
-order_value.metric("Average order value", f"${totals.average_order_value:,.2f}")
-active.metric("Active customers (last 30 days)", f"{int(headline.active_customers_30d):,}")
+orders.metric("Total orders", f"{int(totals.orders):,}", help=help_for("Total orders"))
+order_value.metric(
+    "Average order value",
+    f"${totals.average_order_value:,.2f}",
+    help=help_for("Average order value"),
+)
+active.metric(
+    "Active customers (last 30 days)",
+    f"{int(headline.active_customers_30d):,}",
+    help=help_for("Active customers (last 30 days)"),
+)
 
 left, right = st.columns(2)
 with left:
