@@ -12,6 +12,14 @@ import pandas as pd
 
 from app.data import query
 
+
+def money_ratio(money: str, count: str) -> str:
+    """SQL for money ÷ count in exact cents, rounded half-up once: DuckDB divides DECIMALs in
+    floating point (52.905 would show as 52.90). NULL when the count is 0."""
+    cents = f"(({money}) * 100)::hugeint"
+    return f"((2 * {cents} + ({count})) // nullif(2 * ({count}), 0))::decimal(18, 0) * 0.01"
+
+
 # --- filters' choices -------------------------------------------------------------------
 
 
@@ -48,9 +56,9 @@ def headline() -> pd.Series:
 
 def totals(start: date, end: date) -> pd.Series:
     return query(
-        """
+        f"""
         select sum(revenue) as revenue, sum(orders) as orders,
-               sum(revenue) / nullif(sum(revenue_orders), 0) as average_order_value
+               {money_ratio("sum(revenue)", "sum(revenue_orders)")} as average_order_value
         from daily_kpis where date_day between ? and ?
         """,
         (start, end),
@@ -111,7 +119,7 @@ def category_performance(selected: list[str], start: date, end: date) -> pd.Data
     return query(
         f"""
         select category, sum(orders) as orders, sum(units) as units, sum(revenue) as revenue,
-               round(sum(revenue) / nullif(sum(units), 0), 2) as average_item_value
+               {money_ratio("sum(revenue)", "sum(units)")} as average_item_value
         from category_daily
         where category in ({_in(selected)}) and order_date between ? and ?
         group by category order by revenue desc
