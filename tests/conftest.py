@@ -49,6 +49,14 @@ E2E_DAYS = 30
 E2E_START = "2025-10-02"  # to 2025-10-31: the as-of day ends its month
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """With two workers (--dist loadgroup): the tests of one session build on one worker, so
+    each build is made once; otherwise a module's tests stay together (module fixtures)."""
+    for item in items:
+        shared = next((name for name in ("built", "completed") if name in item.fixturenames), None)
+        item.add_marker(pytest.mark.xdist_group(shared or item.module.__name__))
+
+
 def settings_environment(root: Path, **extra: str) -> dict[str, str]:
     """LAKEHOUSE_* variables that put every output under `root`."""
     return {
