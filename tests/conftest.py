@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,12 +51,50 @@ E2E_DAYS = 30
 E2E_START = "2025-10-02"  # to 2025-10-31: the as-of day ends its month
 
 
+SHARED_BUILDS = ("built", "completed")
+GROUPS_VARIABLE = "LAKEHOUSE_TEST_GROUPS"  # the file where workers write each test's group
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The controller (with -n) names a file where its workers write each test's group."""
+    if getattr(config.option, "numprocesses", None) and GROUPS_VARIABLE not in os.environ:
+        folder = Path(tempfile.mkdtemp(prefix="lakehouse-test-groups-"))
+        os.environ[GROUPS_VARIABLE] = str(folder / "groups.json")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """With two workers (--dist loadgroup): the tests of one session build on one worker, so
-    each build is made once; otherwise a module's tests stay together (module fixtures)."""
-    for item in items:
-        shared = next((name for name in ("built", "completed") if name in item.fixturenames), None)
-        item.add_marker(pytest.mark.xdist_group(shared or item.module.__name__))
+    """Each test's group: the session build it uses, else its module (module fixtures)."""
+    target = os.environ.get(GROUPS_VARIABLE)
+    if not target:
+        return
+    groups = {
+        item.nodeid: next((name for name in SHARED_BUILDS if name in item.fixturenames), None)
+        or item.module.__name__
+        for item in items
+    }
+    aside = Path(f"{target}.{os.getpid()}")
+    aside.write_text(json.dumps(groups))
+    aside.replace(target)
+
+
+@pytest.hookimpl(optionalhook=True)  # only with xdist
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """Tests that share a session build run on one worker, so each build is made once.
+
+    xdist's own `--dist loadgroup` cannot mark tests under pytest 9 (it rewrites a node id
+    pytest no longer reads), so the groups the workers wrote choose the scope here.
+    """
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedBuildScheduling(LoadScopeScheduling):
+        groups: dict[str, str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self.groups is None:
+                self.groups = json.loads(Path(os.environ[GROUPS_VARIABLE]).read_text())
+            return self.groups.get(nodeid, nodeid)
+
+    return SharedBuildScheduling(config, log)
 
 
 def settings_environment(root: Path, **extra: str) -> dict[str, str]:
