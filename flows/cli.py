@@ -302,6 +302,22 @@ def publish() -> None:
 
 
 @app.command()
+def docs() -> None:
+    """Build the dbt docs site and docs/data-dictionary.md from the last build (read-only)."""
+    settings = _settings_or_exit()
+    if not settings.build_path.exists():
+        typer.echo(f"error: no build at {settings.build_path}: run `lakehouse run` first", err=True)
+        raise typer.Exit(EXIT_FAILED)
+    # the writer lock: a run must not rebuild the file while dbt reads it
+    with _command(settings, prefect=False, lock=True):
+        from flows.docs import generate_docs
+
+        generated = generate_docs(settings)
+    typer.echo(f"dbt docs site: {generated.site} (one file, no server: open it in a browser)")
+    typer.echo(f"wrote {generated.dictionary}")
+
+
+@app.command()
 def verify() -> None:
     """Compare the lake with its manifests and with the sources; exit 1 if anything is off."""
     settings = _settings_or_exit()

@@ -23,12 +23,16 @@ class BuildError(RuntimeError):
     """dbt failed: a model did not build or a dbt test failed."""
 
 
-def dbt_environment(settings: Settings) -> dict[str, str]:
-    """The profile's inputs, derived from the settings (profiles.yml holds no values)."""
+def dbt_environment(settings: Settings, read_only: bool = False) -> dict[str, str]:
+    """The profile's inputs, derived from the settings (profiles.yml holds no values).
+
+    `read_only` opens the build file read-only: dbt can read it but not change a byte.
+    """
     endpoint = urlparse(settings.s3_endpoint_url) if settings.s3_endpoint_url else None
     bucket = settings.lake_uri.removeprefix("s3://").split("/")[0] if settings.is_s3_lake else ""
     return {
         "DBT_LAKEHOUSE_BUILD_PATH": str(settings.build_path.resolve()),
+        "DBT_LAKEHOUSE_ACCESS_MODE": "read_only" if read_only else "automatic",
         "DBT_LAKEHOUSE_LAKE_URI": settings.lake_uri,
         # the secret applies to the lake's bucket only; a local lake never uses it
         "DBT_LAKEHOUSE_S3_SCOPE": f"s3://{bucket or 'no-s3-lake-configured'}",
@@ -60,8 +64,14 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def run_dbt(settings: Settings, *args: str) -> dbtRunnerResult:
-    """Invoke dbt in-process against this repository's project and profile."""
+def run_dbt(
+    settings: Settings, *args: str, read_only: bool = False, target: str = "dbt-target"
+) -> dbtRunnerResult:
+    """Invoke dbt in-process against this repository's project and profile.
+
+    `target` names dbt's artefact folder beside the build file (its own folder keeps another
+    command's partial-parse cache apart); `read_only` opens the build file read-only.
+    """
     settings.build_path.parent.mkdir(parents=True, exist_ok=True)
     command = [
         *args,
@@ -70,11 +80,11 @@ def run_dbt(settings: Settings, *args: str) -> dbtRunnerResult:
         "--profiles-dir",
         str(PROJECT_DIR),
         "--target-path",
-        str(settings.build_path.parent / "dbt-target"),
+        str(settings.build_path.parent / target),
         "--log-path",
         str(settings.build_path.parent / "dbt-logs"),
     ]
-    with _environment(dbt_environment(settings)):
+    with _environment(dbt_environment(settings, read_only)):
         try:
             result = dbtRunner().invoke(command)
             if result.exception is not None and "not in the graph" in str(result.exception):

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import ast
+import ipaddress
 import json
 import os
+import re
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -13,7 +20,6 @@ import duckdb
 import pyarrow.dataset as ds
 import pytest
 
-from flows.data_dictionary import render
 from flows.settings import load_settings
 from flows.warehouse import build_warehouse, run_dbt
 from tests.conftest import Built
@@ -75,16 +81,150 @@ def test_funnel_counts_every_session_once(built: Built) -> None:
     ]
 
 
-def test_docs_generate_offline_and_the_dictionary_is_current(built: Built) -> None:
+@contextmanager
+def offline() -> Iterator[None]:
+    """Any connection to an address other than loopback (or a local socket) fails."""
+    connect = socket.socket.connect
+
+    def loopback_only(self: socket.socket, address: object) -> None:
+        if isinstance(address, tuple) and not ipaddress.ip_address(address[0]).is_loopback:
+            raise OSError(f"offline test: a connection to {address} was attempted")
+        connect(self, address)
+
+    with mock.patch.object(socket.socket, "connect", loopback_only):
+        yield
+
+
+@dataclass(frozen=True)
+class Documented:
+    site: Path
+    dictionary: str
+    manifest: dict
+    catalog: dict
+
+
+@pytest.fixture(scope="module")
+def documented(built: Built, tmp_path_factory: pytest.TempPathFactory) -> Documented:
+    """`lakehouse docs` on the test build, offline; neither the build nor the published file
+    may change (the gate's checksum of the build must still hold)."""
+    from flows.docs import docs_folder, generate_docs
+    from flows.publish import file_sha256
+
+    dictionary = tmp_path_factory.mktemp("docs") / "data-dictionary.md"
     with mock.patch.dict(os.environ, built.environment):
-        result = run_dbt(load_settings(), "docs", "generate")
-    assert result.success
-    catalog = json.loads(
-        (built.settings.build_path.parent / "dbt-target" / "catalog.json").read_text()
+        settings = load_settings()
+        before = [file_sha256(settings.build_path), file_sha256(settings.warehouse_path)]
+        with offline():
+            generated = generate_docs(settings, dictionary)
+        assert [file_sha256(settings.build_path), file_sha256(settings.warehouse_path)] == before
+    folder = docs_folder(settings)
+    return Documented(
+        generated.site,
+        dictionary.read_text(),
+        json.loads((folder / "manifest.json").read_text()),
+        json.loads((folder / "catalog.json").read_text()),
     )
-    assert "model.lakehouse.fact_orders" in catalog["nodes"]
+
+
+def test_docs_generate_offline_and_the_dictionary_is_current(documented: Documented) -> None:
+    site = documented.site.read_text()
+    assert documented.site.name == "static_index.html"
+    # the static page embeds the manifest and the catalog; its usage tracker stays off
+    assert '"send_anonymous_usage_stats": false' in site
+    assert "model.lakehouse.fact_orders" in documented.catalog["nodes"]
+    assert "| `net_amount` | `decimal(18,2)` |" in documented.dictionary
+    assert "| `units` | `bigint` |" in documented.dictionary
     committed = (Path(__file__).resolve().parents[1] / "docs" / "data-dictionary.md").read_text()
-    assert committed == render(), "run `make docs` and commit docs/data-dictionary.md"
+    assert committed == documented.dictionary, "run `make docs` and commit docs/data-dictionary.md"
+
+
+def models(documented: Documented) -> dict[str, dict]:
+    return {
+        unique_id: node
+        for unique_id, node in documented.manifest["nodes"].items()
+        if node["resource_type"] == "model"
+    }
+
+
+def test_every_model_and_every_built_column_is_described(documented: Documented) -> None:
+    undescribed = []
+    for unique_id, model in models(documented).items():
+        if not model["description"].strip():
+            undescribed.append(model["name"])
+        columns = {name.lower(): column for name, column in model["columns"].items()}
+        for name in documented.catalog["nodes"][unique_id]["columns"]:
+            if not columns.get(name.lower(), {}).get("description", "").strip():
+                undescribed.append(f"{model['name']}.{name}")
+    assert undescribed == []
+
+
+def _type(name: str) -> str:
+    return name.lower().replace(" ", "")
+
+
+def test_contracts_declare_every_column_of_every_mart(documented: Documented) -> None:
+    """Every mart (what the app reads, the core star included) has an enforced contract whose
+    columns are exactly the built ones, with the types DuckDB reports."""
+    enforced = set()
+    for unique_id, model in models(documented).items():
+        if model["fqn"][1] == "marts":
+            assert model["config"]["contract"]["enforced"], model["name"]
+        if not model["config"]["contract"]["enforced"]:
+            continue
+        enforced.add(model["name"])
+        declared = {
+            name.lower(): _type(column.get("data_type") or "")
+            for name, column in model["columns"].items()
+        }
+        built = {
+            name.lower(): _type(column["type"])
+            for name, column in documented.catalog["nodes"][unique_id]["columns"].items()
+        }
+        assert declared == built, model["name"]
+    assert {"dim_customers", "dim_products", "dim_date", "fact_orders", "fact_events"} <= enforced
+    assert "data_as_of" in enforced
+
+
+def test_every_table_the_app_reads_is_an_exposed_contracted_model(
+    documented: Documented,
+) -> None:
+    source = (Path(__file__).resolve().parents[1] / "app" / "queries.py").read_text()
+    tree = ast.parse(source)
+    # tables named after `from` in its SQL (ops.* is the ops database, not dbt) ...
+    read = {
+        name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        for name in re.findall(r"\bfrom\s+([a-z_]+)\b(?!\.)", node.value)
+    }
+    # ... and the tables whose rows the Data Health page counts
+    counted = next(
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "TABLES"
+    )
+    read |= set(ast.literal_eval(counted))
+    exposures = {
+        exposure["name"]: {node.split(".")[-1] for node in exposure["depends_on"]["nodes"]}
+        for exposure in documented.manifest["exposures"].values()
+    }
+    assert set(exposures) == {
+        f"{page}_dashboard" for page in ("executive", "products", "customers", "funnel", "health")
+    }
+    contracted = {
+        model["name"]
+        for model in models(documented).values()
+        if model["config"]["contract"]["enforced"]
+    }
+    assert read and read <= set().union(*exposures.values()) and read <= contracted
+
+
+def test_docs_without_a_build_says_to_run_first(tmp_path: Path) -> None:
+    from tests.cli import Workspace
+
+    result = Workspace.create(tmp_path, None).run("docs")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].endswith("run `lakehouse run` first")
 
 
 def test_sources_are_fresh_after_ingestion(built: Built) -> None:

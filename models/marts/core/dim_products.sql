@@ -41,7 +41,7 @@ unknown_member as (
         -1 as product_id,
         'Unknown product' as product_name,
         'unknown' as category,
-        null::decimal(12, 2) as price,
+        null::decimal(18, 2) as price,
         'Unknown' as price_tier,
         null::decimal(3, 1) as rating_rate,
         null::integer as rating_count,

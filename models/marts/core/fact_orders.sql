@@ -60,7 +60,7 @@ lines as (
         coalesce(orders.updated_at, order_items.updated_at) as order_updated_at,
         order_items.quantity,
         order_items.unit_price,
-        cast(order_items.quantity * order_items.unit_price as decimal(12, 2)) as gross_amount,
+        cast(order_items.quantity * order_items.unit_price as decimal(18, 2)) as gross_amount,
         order_items.discount_amount
 
     from order_items
@@ -88,7 +88,7 @@ final as (
         lines.unit_price,
         lines.gross_amount,
         lines.discount_amount,
-        cast(lines.gross_amount - lines.discount_amount as decimal(12, 2)) as net_amount,
+        cast(lines.gross_amount - lines.discount_amount as decimal(18, 2)) as net_amount,
         lines.order_status not in {{ revenue_statuses_excluded() }} as is_revenue,
         lines.order_updated_at
 

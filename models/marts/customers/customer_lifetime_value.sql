@@ -24,7 +24,7 @@ per_customer as (
     select
         customer_id,
         count(distinct order_id) filter (where is_revenue) as total_orders,
-        coalesce(sum(net_amount) filter (where is_revenue), 0) as lifetime_value,
+        sum(net_amount) filter (where is_revenue)::decimal(18, 2) as lifetime_value,
         min(order_date) filter (where is_revenue) as first_order_date,
         max(order_date) filter (where is_revenue) as last_order_date
 
@@ -42,7 +42,7 @@ measured as (
         dim_customers.customer_segment,
         dim_customers.created_at,
         coalesce(per_customer.total_orders, 0) as total_orders,
-        coalesce(per_customer.lifetime_value, 0)::decimal(18, 2) as lifetime_value,
+        coalesce(per_customer.lifetime_value, 0) as lifetime_value,
         per_customer.first_order_date,
         per_customer.last_order_date,
         date_diff('day', per_customer.last_order_date, as_of.as_of_date) as days_since_last_order
@@ -59,7 +59,7 @@ final as (
 
     select
         *,
-        round(lifetime_value / nullif(total_orders, 0), 2)::decimal(18, 2) as average_order_value,
+        {{ divide_money('lifetime_value', 'total_orders') }} as average_order_value,
         {{ value_segment('total_orders', 'lifetime_value') }} as value_segment,
         {{ recency_segment('days_since_last_order') }} as recency_segment,
         {{ frequency_segment('total_orders') }} as frequency_segment,

@@ -26,11 +26,11 @@ orders_per_day as (
         order_date,
         count(distinct order_id) as orders,
         count(distinct order_id) filter (where is_revenue) as revenue_orders,
-        sum(quantity) filter (where is_revenue) as units,
-        sum(gross_amount) filter (where is_revenue) as gross_revenue,
-        sum(discount_amount) filter (where is_revenue) as discounts,
-        sum(net_amount) filter (where is_revenue) as net_revenue,
-        sum(net_amount) as net_amount_all_statuses
+        sum(quantity) filter (where is_revenue)::bigint as units,
+        sum(gross_amount) filter (where is_revenue)::decimal(18, 2) as gross_revenue,
+        sum(discount_amount) filter (where is_revenue)::decimal(18, 2) as discounts,
+        sum(net_amount) filter (where is_revenue)::decimal(18, 2) as net_revenue,
+        sum(net_amount)::decimal(18, 2) as net_amount_all_statuses
 
     from fact_orders
     group by order_date
@@ -67,12 +67,11 @@ final as (
         coalesce(orders_per_day.orders, 0) as orders,
         coalesce(orders_per_day.revenue_orders, 0) as revenue_orders,
         coalesce(orders_per_day.units, 0) as units,
-        coalesce(orders_per_day.gross_revenue, 0)::decimal(18, 2) as gross_revenue,
-        coalesce(orders_per_day.discounts, 0)::decimal(18, 2) as discounts,
-        coalesce(orders_per_day.net_revenue, 0)::decimal(18, 2) as revenue,
-        coalesce(orders_per_day.net_amount_all_statuses, 0)::decimal(18, 2)
-            as net_amount_all_statuses,
-        round(orders_per_day.net_revenue / nullif(orders_per_day.revenue_orders, 0), 2)::decimal(18, 2)
+        coalesce(orders_per_day.gross_revenue, 0) as gross_revenue,
+        coalesce(orders_per_day.discounts, 0) as discounts,
+        coalesce(orders_per_day.net_revenue, 0) as revenue,
+        coalesce(orders_per_day.net_amount_all_statuses, 0) as net_amount_all_statuses,
+        {{ divide_money('orders_per_day.net_revenue', 'orders_per_day.revenue_orders') }}
             as average_order_value,
         coalesce(active_customers.active_customers_30d, 0) as active_customers_30d
 

@@ -29,19 +29,19 @@ last_month as (
 totals as (
 
     select
-        sum(net_amount) filter (where is_revenue) as total_revenue,
+        sum(net_amount) filter (where is_revenue)::decimal(18, 2) as total_revenue,
         count(distinct order_id) as total_orders,
         count(distinct order_id) filter (where is_revenue) as revenue_orders,
         sum(net_amount) filter (
             where is_revenue
             and order_date >= last_month.last_month_start
             and order_date < last_month.last_month_start + interval 1 month
-        ) as revenue_last_month,
+        )::decimal(18, 2) as revenue_last_month,
         sum(net_amount) filter (
             where is_revenue
             and order_date >= last_month.last_month_start - interval 1 month
             and order_date < last_month.last_month_start
-        ) as revenue_previous_month
+        )::decimal(18, 2) as revenue_previous_month
 
     from fact_orders
     cross join last_month
@@ -53,9 +53,11 @@ final as (
     select
         last_month.as_of_date,
         last_month.last_month_start,
-        coalesce(totals.total_revenue, 0)::decimal(18, 2) as total_revenue,
-        coalesce(totals.revenue_last_month, 0)::decimal(18, 2) as revenue_last_month,
-        coalesce(totals.revenue_previous_month, 0)::decimal(18, 2) as revenue_previous_month,
+        coalesce(totals.total_revenue, 0) as total_revenue,
+        coalesce(totals.revenue_last_month, 0) as revenue_last_month,
+        coalesce(totals.revenue_previous_month, 0) as revenue_previous_month,
+        -- a percentage, not money: the difference is exact (DECIMAL), the ratio DOUBLE,
+        -- rounded once here to 2 decimals
         round(
             100.0 * (totals.revenue_last_month - totals.revenue_previous_month)
             / nullif(totals.revenue_previous_month, 0),
@@ -67,8 +69,7 @@ final as (
             select active_customers_30d from {{ ref('daily_kpis') }}
             where date_day = last_month.as_of_date
         ) as active_customers_30d,
-        round(totals.total_revenue / nullif(totals.revenue_orders, 0), 2)::decimal(18, 2)
-            as average_order_value
+        {{ divide_money('totals.total_revenue', 'totals.revenue_orders') }} as average_order_value
 
     from totals
     cross join last_month

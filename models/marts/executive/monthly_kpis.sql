@@ -12,8 +12,8 @@ final as (
     select
         cast(date_trunc('month', date_day) as date) as month_start,
         sum(revenue)::decimal(18, 2) as revenue,
-        sum(orders) as orders,
-        sum(revenue_orders) as revenue_orders
+        sum(orders)::bigint as orders,
+        sum(revenue_orders)::bigint as revenue_orders
 
     from daily_kpis
     group by 1

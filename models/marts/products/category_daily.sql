@@ -19,7 +19,7 @@ final as (
         fact_orders.order_date,
         dim_products.category,
         count(distinct fact_orders.order_id) as orders,
-        sum(fact_orders.quantity) as units,
+        sum(fact_orders.quantity)::bigint as units,
         sum(fact_orders.net_amount)::decimal(18, 2) as revenue
 
     from fact_orders

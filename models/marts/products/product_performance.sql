@@ -24,11 +24,11 @@ sales as (
     select
         fact_orders.product_id,
         count(distinct fact_orders.order_id) as orders,
-        sum(fact_orders.quantity) as units,
-        sum(fact_orders.net_amount) as revenue,
+        sum(fact_orders.quantity)::bigint as units,
+        sum(fact_orders.net_amount)::decimal(18, 2) as revenue,
         sum(fact_orders.quantity) filter (
             where fact_orders.order_date > as_of.as_of_date - interval 90 day
-        ) as units_last_90_days
+        )::bigint as units_last_90_days
 
     from fact_orders
     cross join as_of
@@ -51,8 +51,8 @@ final as (
         dim_products.stock_quantity,
         coalesce(sales.orders, 0) as orders,
         coalesce(sales.units, 0) as units,
-        coalesce(sales.revenue, 0)::decimal(18, 2) as revenue,
-        round(sales.revenue / nullif(sales.units, 0), 2)::decimal(18, 2) as average_item_value,
+        coalesce(sales.revenue, 0) as revenue,
+        {{ divide_money('sales.revenue', 'sales.units') }} as average_item_value,
         coalesce(sales.units_last_90_days, 0) as units_last_90_days,
         -- slow movers: units sold in the last 90 days
         case

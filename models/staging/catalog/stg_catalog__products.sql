@@ -18,7 +18,7 @@ renamed as (
         title as product_name,
         description as product_description,
         category,
-        cast(price as decimal(12, 2)) as price,
+        cast(price as decimal(18, 2)) as price,
         cast(rating_rate as decimal(3, 1)) as rating_rate,
         cast(rating_count as integer) as rating_count,
         cast(stock_quantity as integer) as stock_quantity,

@@ -18,8 +18,8 @@ renamed as (
         cast(order_id as bigint) as order_id,
         cast(product_id as bigint) as product_id,
         cast(quantity as integer) as quantity,
-        cast(unit_price as decimal(12, 2)) as unit_price,
-        cast(discount_amount as decimal(12, 2)) as discount_amount,
+        cast(unit_price as decimal(18, 2)) as unit_price,
+        cast(discount_amount as decimal(18, 2)) as discount_amount,
         cast(updated_at as timestamptz) as updated_at
 
     from source

@@ -20,7 +20,7 @@ renamed as (
         cast(timezone('UTC', order_at) as date) as order_date,
         status as order_status,
         payment_method,
-        cast(total_amount as decimal(12, 2)) as total_amount,
+        cast(total_amount as decimal(18, 2)) as total_amount,
         cast(updated_at as timestamptz) as updated_at
 
     from source
