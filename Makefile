@@ -57,8 +57,9 @@ bench: $(INSTALLED)  ## benchmarks: stages, one new day, generator, S3 vs local 
 	$(BIN)/python -m app.bench
 
 # needs a build (make run); reads it read-only, never the published file
-docs: $(INSTALLED)  ## dbt docs site (data/warehouse/dbt-docs/) and docs/data-dictionary.md
+docs: $(INSTALLED)  ## dbt docs site (data/warehouse/dbt-docs/), docs/data-dictionary.md, docs/metrics.md
 	$(BIN)/lakehouse docs
+	$(BIN)/python -m app.glossary
 
 lint: $(INSTALLED)  ## ruff
 	$(BIN)/ruff check .
