@@ -93,7 +93,7 @@ def test_the_simulator_draws_only_declared_values() -> None:
     }
 
 
-def test_every_range_and_time_order_dbt_checks_on_staging_is_an_ingestion_rule() -> None:
+def test_every_range_time_order_and_bound_dbt_checks_on_staging_is_an_ingestion_rule() -> None:
     compared = 0
     for path in yaml_files("models/staging"):
         for model in yaml.safe_load(path.read_text()).get("models", []):
@@ -115,10 +115,13 @@ def test_every_range_and_time_order_dbt_checks_on_staging_is_an_ingestion_rule()
                             assert entity.maximum.get(name) == high, (entity.name, name, high)
                         compared += 1
                     if "expression_is_true" in test:
-                        later, operator, earlier = test["expression_is_true"]["arguments"][
-                            "expression"
-                        ].split()
-                        assert operator == ">="
-                        assert (later, earlier) in entity.not_before, (entity.name, later)
+                        expression = test["expression_is_true"]["arguments"]["expression"]
+                        left, operator, right = expression.split(maxsplit=2)
+                        if operator == ">=":  # a time order
+                            assert (left, right) in entity.not_before, (entity.name, left)
+                        else:  # a bound by other columns of the record
+                            assert operator == "<=", expression
+                            bound = (left, tuple(right.split(" * ")))
+                            assert bound in entity.at_most, (entity.name, expression)
                         compared += 1
     assert compared >= 10
