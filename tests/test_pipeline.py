@@ -162,6 +162,8 @@ def test_failing_contract_blocks_publish_and_keeps_previous_file(
         "fact_orders.quantity:invalid (No invalid values: observed 1, must be 0)",
         "fact_orders.:failed_rows.gross_is_quantity_times_price (gross_amount = quantity × "
         "unit_price: observed 1, must be 0)",
+        "raw/shop/order_items.:metric.lines_match_fact_orders (lines in the lake − fact_orders "
+        "rows: observed -1, must be 0)",
     ):
         assert named in message, message
     assert file_hash(copy.warehouse_path) == previous
