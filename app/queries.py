@@ -271,7 +271,10 @@ def pipeline_runs() -> pd.DataFrame:
 
 def gate_checks() -> pd.DataFrame:
     """The checks of the last build put through the gate (passed or not)."""
-    return query("""select contract, "column", "check", outcome, value from ops.gate_checks""")
+    return query(
+        """select contract, "column", "check", outcome, value, threshold, level
+        from ops.gate_checks"""
+    )
 
 
 def gate_summary() -> pd.DataFrame:

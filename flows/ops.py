@@ -64,8 +64,13 @@ GATE_CHECKS = pa.schema(
         ("contract", pa.string()),
         ("column", pa.string()),
         ("check", pa.string()),
-        ("outcome", pa.string()),
-        ("value", pa.float64()),
+        ("outcome", pa.string()),  # PASSED, WARN (reported, not blocking), FAILED, NOT_EVALUATED
+        ("value", pa.float64()),  # observed
+        ("threshold", pa.string()),  # what passes, e.g. "must be 0"
+        ("level", pa.string()),  # fail, or warn: never blocks a publish
+        ("qualifier", pa.string()),
+        ("name", pa.string()),
+        ("message", pa.string()),  # table, check, observed value and threshold in one line
     ]
 )
 GATE = pa.schema(

@@ -328,9 +328,11 @@ def test_a_gate_failure_reaches_the_health_page_from_the_run_that_met_it(
         (card, help_for(card)) for card in PAGE_CARDS["health"]
     ]
     assert app.error[0].value.startswith("The last run (Failed) ended at ")
-    assert app.error[0].value.endswith(
-        "quality gate failed: fact_orders.:row_count; the previous warehouse keeps serving"
+    assert "quality gate failed: fact_orders.:row_count (Row count meets expected threshold: " in (
+        app.error[0].value
     )
+    assert ", must be > 10000000)" in app.error[0].value
+    assert app.error[0].value.endswith("; the previous warehouse keeps serving")
     runs = app.dataframe[0].value
     assert list(runs.state) == ["Failed", "Completed"]  # the first run, then this one
     assert runs.rows_landed.iloc[1] > 0 and runs.rows_landed.iloc[0] == 0

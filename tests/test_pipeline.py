@@ -127,6 +127,11 @@ def test_failing_contract_blocks_publish_and_keeps_previous_file(
     from flows.publish import begin_build, finish_build
 
     environment = settings_environment(tmp_path)
+    shutil.copytree(  # the raw contracts read the lake the build came from
+        built.settings.lake_uri,
+        environment["LAKEHOUSE_LAKE_ROOT"],
+        ignore=shutil.ignore_patterns("_lock"),
+    )
     copy = load_settings(
         lake_root=environment["LAKEHOUSE_LAKE_ROOT"],
         warehouse_path=Path(environment["LAKEHOUSE_WAREHOUSE_PATH"]),
@@ -140,7 +145,7 @@ def test_failing_contract_blocks_publish_and_keeps_previous_file(
             """
             insert into fact_orders
             select * replace (0 as quantity, 'lost' as order_status)
-            from fact_orders limit 1
+            from fact_orders where not is_revenue limit 1
             """
         )
     finish_build(copy, begin_build(copy))  # a build dbt let through with a bad row in it
@@ -148,11 +153,19 @@ def test_failing_contract_blocks_publish_and_keeps_previous_file(
     with pytest.raises(QualityGateFailed) as failure:
         gate_and_publish(copy)
 
-    assert str(failure.value) == (
-        "quality gate failed: fact_orders.order_item_id:duplicate, "
-        "fact_orders.order_status:invalid, fact_orders.quantity:invalid; "
-        "the previous warehouse keeps serving"
-    )
+    message = str(failure.value)
+    assert message.startswith("quality gate failed: ")
+    assert message.endswith("; the previous warehouse keeps serving")
+    for named in (  # table, column, check, observed value and threshold
+        "fact_orders.order_item_id:duplicate (No duplicate values: observed 1, must be 0)",
+        "fact_orders.order_status:invalid (No invalid values: observed 1, must be 0)",
+        "fact_orders.quantity:invalid (No invalid values: observed 1, must be 0)",
+        "fact_orders.:failed_rows.gross_is_quantity_times_price (gross_amount = quantity × "
+        "unit_price: observed 1, must be 0)",
+        "raw/shop/order_items.:metric.lines_match_fact_orders (lines in the lake − fact_orders "
+        "rows: observed -1, must be 0)",
+    ):
+        assert named in message, message
     assert file_hash(copy.warehouse_path) == previous
     from flows.publish import PublishRefused, publish
 
@@ -160,13 +173,13 @@ def test_failing_contract_blocks_publish_and_keeps_previous_file(
         publish(copy)  # what `lakehouse publish` does: the rejected build stays unpublished
     assert file_hash(copy.warehouse_path) == previous
     stored = json.loads((copy.run_state_dir / "quality_gate.json").read_text())
-    failed = sorted(
-        (check["column"], check["check"], check["value"])
+    failed = {
+        (check["column"], check["check"], check["value"], check["threshold"])
         for check in stored["checks"]
         if check["outcome"] == "FAILED"
-    )
-    assert failed == [
-        ("order_item_id", "duplicate", 1.0),
-        ("order_status", "invalid", 1.0),
-        ("quantity", "invalid", 1.0),
-    ]
+    }
+    assert {
+        ("order_item_id", "duplicate", 1.0, "must be 0"),
+        ("order_status", "invalid", 1.0, "must be 0"),
+        ("quantity", "invalid", 1.0, "must be 0"),
+    } <= failed

@@ -115,10 +115,10 @@ def test_overrides_are_validated_like_the_environment() -> None:
 
 def test_duckdb_resources_reach_ingestion_dbt_and_the_gate(tmp_path: Path) -> None:
     """Non-default memory, threads and spill folder on every connection the pipeline opens."""
-    import json
+    import duckdb
 
     from flows.duck import connect
-    from flows.quality import _data_source_yaml
+    from flows.quality import gate_connection
     from flows.warehouse import dbt_environment
 
     spill = tmp_path / "spill"
@@ -135,6 +135,11 @@ def test_duckdb_resources_reach_ingestion_dbt_and_the_gate(tmp_path: Path) -> No
     assert environment["DBT_LAKEHOUSE_MEMORY_LIMIT"] == "300MB"
     assert environment["DBT_LAKEHOUSE_THREADS"] == "1"
     assert environment["DBT_LAKEHOUSE_TEMP_DIRECTORY"] == str(spill)
-    gate = json.loads(_data_source_yaml(tmp_path / "build.duckdb", settings.duckdb_config()))
-    assert gate["connection"]["configuration"]["memory_limit"] == "300MB"
+    duckdb.connect(str(tmp_path / "build.duckdb")).close()
+    with gate_connection(settings, tmp_path / "build.duckdb") as (build, raw):
+        for gate in (build, raw):
+            memory, threads = gate.execute(
+                "select current_setting('memory_limit'), current_setting('threads')"
+            ).fetchone()
+            assert (memory, threads) == ("286.1 MiB", 1)
     assert load_settings().threads == len(os.sched_getaffinity(0)), "0 means one per core"
