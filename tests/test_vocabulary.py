@@ -139,3 +139,32 @@ def test_every_range_time_order_and_bound_dbt_checks_on_staging_is_an_ingestion_
                             assert bound in entity.at_most, (entity.name, expression)
                         compared += 1
     assert compared >= 10
+
+
+def test_every_build_contract_declares_the_columns_and_types_dbt_enforces() -> None:
+    """Soda's schema checks and dbt's model contracts describe each mart the same way."""
+    enforced = {
+        model["name"]: [(column["name"], column["data_type"]) for column in model["columns"]]
+        for path in yaml_files("models/marts")
+        for model in (yaml.safe_load(path.read_text()) or {}).get("models", [])
+    }
+    compared = 0
+    for path in yaml_files("checks/contracts"):
+        contract = yaml.safe_load(path.read_text())
+        if not contract["dataset"].startswith("build/main/"):
+            continue
+        table = contract["dataset"].removeprefix("build/main/")
+        declared = []
+        for column in contract["columns"]:
+            kind = column["data_type"]
+            if "numeric_precision" in column:
+                kind += f"({column['numeric_precision']},{column['numeric_scale']})"
+            declared.append((column["name"], kind))
+        expected = [
+            (name, "decimal" if kind.startswith("decimal") and "(" not in dict(declared)[name]
+             else kind)
+            for name, kind in enforced[table]
+        ]  # fmt: skip
+        assert declared == expected, table
+        compared += 1
+    assert compared == len(enforced) >= 14
