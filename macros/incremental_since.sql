@@ -11,9 +11,15 @@
     {{ return(newest - modules.datetime.timedelta(days=lookback_days | int)) }}
 {% endmacro %}
 
-{#- fact_orders' incremental window: changes since its newest, less var('fact_lookback_days'). -#}
+{#- fact_orders' incremental window: changes since its newest, less var('fact_lookback_days'),
+    or from the first lake partition written since the last build when that is earlier: a line
+    committed late with an old timestamp lands in an old partition, behind any lookback. -#}
 {% macro fact_since() %}
-    {{ return(incremental_since('order_updated_at', var('fact_lookback_days'))) }}
+    {% set since = incremental_since('order_updated_at', var('fact_lookback_days')) %}
+    {% if since is not none and lake_since() is not none and lake_since() < since %}
+        {{ return(lake_since()) }}
+    {% endif %}
+    {{ return(since) }}
 {% endmacro %}
 
 {#- On an incremental run, the first lake partition day written since the last build that

@@ -74,9 +74,9 @@ VIOLATIONS = [
         "must match the contract's columns",
     ),
     Violation(
-        "build/main/fact_orders", "stale data: no order in the window's last 10 days",
-        ("delete from fact_orders where order_date > date '2025-11-04'",),
-        "fact_orders.:freshness", "observed 10.", "must be <= 7; warns unless <= 2",
+        "build/main/fact_orders", "stale data: no order in the window's last 16 days",
+        ("delete from fact_orders where order_date > date '2025-10-15'",),
+        "fact_orders.:freshness", "observed 16.", "must be <= 14; warns unless <= 2",
     ),
     Violation(
         "build/main/fact_events", "value outside the set",

@@ -11,7 +11,7 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from unittest import mock
@@ -20,7 +20,7 @@ import duckdb
 import pyarrow.dataset as ds
 import pytest
 
-from flows.settings import load_settings
+from flows.settings import Settings, load_settings
 from flows.warehouse import build_warehouse, run_dbt
 from tests.conftest import Built
 from tests.test_ingest import START, sandbox
@@ -261,13 +261,14 @@ def test_incremental_builds_equal_a_full_rebuild_table_for_table(
     quiet = {**sources.environment, "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore"}
     with mock.patch.dict(os.environ, quiet):
         build(load_settings())  # no build before: every partition
+        late = add_late_line(sources.settings, START + timedelta(days=1))
         sources.ingest(START + timedelta(days=10), START + timedelta(days=14))
         settings = load_settings()
         previous = read_record(settings)
         probe = begin_build(settings)  # what the next build will read from
         write_record(settings, previous)
         since = first_day_written_since(Lake.from_settings(settings), probe.baseline)
-        assert since is not None and START + timedelta(days=5) <= since <= START + timedelta(10)
+        assert since == START + timedelta(days=1)  # the late line's partition
         build(settings)  # incremental, from the first partition day written since
         sources.ingest(START + timedelta(days=15), START + timedelta(days=16))
         build_warehouse(load_settings())  # incremental without lake_since: every partition
@@ -300,6 +301,29 @@ def test_incremental_builds_equal_a_full_rebuild_table_for_table(
             assert differing == 0, table
         lines = connection.sql("select count(*) from incremental.fact_orders").fetchone()[0]
     assert lines > 150
+    with duckdb.connect(str(incremental_file), read_only=True) as warehouse:
+        assert warehouse.execute(
+            "select count(*) from fact_orders where order_item_id = ?", [late]
+        ).fetchone() == (1,)
+
+
+def add_late_line(settings: Settings, day: date) -> int:
+    """A line committed late to an order of `day`, stamped with that day: it lands in an old
+    partition, far behind the fact's newest change and its lookback."""
+    import sqlite3
+
+    database = settings.source_db_url.get_secret_value().removeprefix("sqlite:///")
+    line_id = 990_000_000_777
+    with sqlite3.connect(database) as shop:
+        order_id, product_id = shop.execute(
+            "select order_id, product_id from order_items where updated_at like ? limit 1",
+            (f"{day}%",),
+        ).fetchone()
+        shop.execute(
+            "insert into order_items values (?, ?, ?, 1, 12.34, 0, ?)",
+            (line_id, order_id, product_id, f"{day} 12:00:00.000000"),
+        )
+    return line_id
 
 
 def test_dbt_builds_from_a_lake_on_s3(tmp_path: Path, prefect_server: None, s3) -> None:

@@ -1,14 +1,19 @@
 {{ config(materialized='incremental', unique_key='order_item_id') }}
 
-{#- On an incremental run, only orders changed since the newest change already in the fact,
-    less a lookback for late arrivals, are rebuilt; their partitions alone are read. -#}
+{#- On an incremental run, only orders whose header or a line changed since fact_since() (the
+    newest change in the fact less a lookback, or the first lake partition written since the
+    last build) are rebuilt; those partitions alone are read. -#}
 with
 
 {% if fact_since() is not none -%}
 changed_orders as (
 
-    select distinct cast(order_id as bigint) as order_id
+    select cast(order_id as bigint) as order_id
     from {{ source('shop', 'orders') }}
+    where {{ partition_since(fact_since()) }}
+    union
+    select cast(order_id as bigint) as order_id
+    from {{ source('shop', 'order_items') }}
     where {{ partition_since(fact_since()) }}
 
 ),
