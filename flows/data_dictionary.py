@@ -149,29 +149,43 @@ def render(manifest: dict, catalog: dict) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _table_section(title: str, intro: str, header: list[str], rows: list[str]) -> list[str]:
+    """A dictionary section: title, one line of intro, a table; nothing without rows."""
+    if not rows:
+        return []
+    return [
+        f"## {title}", "", intro, "",
+        f"| {' | '.join(header)} |", f"|{'---|' * len(header)}",
+        *rows, "",
+    ]  # fmt: skip
+
+
 def _sources(manifest: dict) -> list[str]:
     sources = sorted(manifest["sources"].values(), key=lambda source: source["unique_id"])
-    if not sources:
-        return []
-    lines = ["## Sources", "", "The lake's raw zone, read by staging.", ""]
-    lines += ["| Source table | Description |", "|---|---|"]
-    for source in sources:
-        description = source.get("description") or source.get("source_description")
-        lines.append(f"| `{source['source_name']}.{source['name']}` | {_text(description)} |")
-    return [*lines, ""]
+    rows = [
+        f"| `{source['source_name']}.{source['name']}` | "
+        f"{_text(source.get('description') or source.get('source_description'))} |"
+        for source in sources
+    ]
+    return _table_section(
+        "Sources", "The lake's raw zone, read by staging.", ["Source table", "Description"], rows
+    )
+
+
+def _exposure_row(exposure: dict) -> str:
+    reads = ", ".join(f"`{node.split('.')[-1]}`" for node in exposure["depends_on"]["nodes"])
+    label = exposure.get("label") or exposure["name"]
+    return (
+        f"| {_text(label)} (`{exposure['name']}`) | {exposure.get('url', '')} | {reads} "
+        f"| {_text(exposure.get('description'))} |"
+    )
 
 
 def _exposures(manifest: dict) -> list[str]:
     exposures = sorted(manifest["exposures"].values(), key=lambda exposure: exposure["name"])
-    if not exposures:
-        return []
-    lines = ["## Exposures", "", "The dashboards' pages and the models each reads.", ""]
-    lines += ["| Page | URL | Reads | Description |", "|---|---|---|---|"]
-    for exposure in exposures:
-        reads = ", ".join(f"`{node.split('.')[-1]}`" for node in exposure["depends_on"]["nodes"])
-        label = exposure.get("label") or exposure["name"]
-        lines.append(
-            f"| {_text(label)} (`{exposure['name']}`) | {exposure.get('url', '')} | {reads} "
-            f"| {_text(exposure.get('description'))} |"
-        )
-    return [*lines, ""]
+    return _table_section(
+        "Exposures",
+        "The dashboards' pages and the models each reads.",
+        ["Page", "URL", "Reads", "Description"],
+        [_exposure_row(exposure) for exposure in exposures],
+    )
