@@ -1,20 +1,42 @@
-"""Chart builders: Plotly figures with titles, axis labels and currency formats."""
+"""Chart builders: Plotly figures with titles, axis labels, currency formats, axes from zero.
+
+Figures are cached by their data (`st.cache_resource`, keyed on the frame's content): building a
+Plotly figure costs more than the cached query behind it, and an unchanged frame draws the
+same figure. Streamlit copies a figure before sending it, so a cached one is never mutated.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
+import streamlit as st
 
 MONEY = "$,.2f"
 
 
 def _style(
-    figure: go.Figure, x_title: str, y_title: str, money_axis: str | None = None
+    figure: go.Figure,
+    x_title: str,
+    y_title: str,
+    money_axis: str | None = None,
+    categories: str | None = None,
 ) -> go.Figure:
+    """Titles, margins, the value axis from zero, and `categories` ("x" or "y") typed as a
+    category axis: labels such as "0", "1", "2-3" would otherwise make Plotly type the axis as
+    numbers and drop every label that is not one."""
     figure.update_layout(
-        xaxis_title=x_title, yaxis_title=y_title, margin={"t": 30, "l": 10, "r": 10, "b": 10}
+        xaxis_title=x_title,
+        yaxis_title=y_title,
+        margin={"t": 30, "l": 10, "r": 10, "b": 10},
+        legend_title_text="",
     )
+    value_axis = figure.update_xaxes if categories == "y" else figure.update_yaxes
+    value_axis(rangemode="tozero")
+    if categories == "x":
+        figure.update_xaxes(type="category")
+    if categories == "y":
+        figure.update_yaxes(type="category")
     if money_axis == "y":
         figure.update_yaxes(tickprefix="$", tickformat=",.0f")
     if money_axis == "x":
@@ -22,32 +44,61 @@ def _style(
     return figure
 
 
-def line(
-    frame: pd.DataFrame, x: str, y: str, x_title: str, y_title: str, money: bool = False
-) -> go.Figure:
-    figure = px.line(frame, x=x, y=y, markers=True)
-    if money:
-        figure.update_traces(hovertemplate=f"%{{x}}<br>%{{y:{MONEY}}}")
-    return _style(figure, x_title, y_title, "y" if money else None)
+@st.cache_resource(show_spinner=False, max_entries=256)
+def monthly_trend(frame: pd.DataFrame, partial_to: str | None) -> go.Figure:
+    """Revenue per month; with `partial_to` (the as-of day, which does not end its month) the
+    last month is drawn apart: a dotted segment to a hollow marker, named in the legend."""
+    complete = frame if partial_to is None else frame.iloc[:-1]
+    figure = go.Figure()
+    figure.add_scatter(
+        x=complete.month_start,
+        y=complete.revenue,
+        mode="lines+markers",
+        name="Complete months",
+        hovertemplate=f"%{{x|%b %Y}}<br>%{{y:{MONEY}}}<extra></extra>",
+    )
+    if partial_to is not None:
+        tail = frame.iloc[-2:] if len(complete) else frame.iloc[-1:]
+        figure.add_scatter(
+            x=tail.month_start,
+            y=tail.revenue,
+            mode="lines+markers",
+            name=f"Partial month (to {partial_to})",
+            line={"dash": "dot"},
+            marker={"symbol": ["circle", "circle-open"][-len(tail) :], "size": 10},
+            hovertemplate=f"%{{x|%b %Y}} (partial)<br>%{{y:{MONEY}}}<extra></extra>",
+        )
+    figure.update_xaxes(dtick="M1", tickformat="%b %Y")
+    figure.update_layout(legend={"orientation": "h", "y": 1.12})
+    return _style(figure, "Month", "Revenue", "y")
 
 
+@st.cache_resource(show_spinner=False, max_entries=256)
 def bars(
     frame: pd.DataFrame,
     x: str,
-    y: str | list[str],
+    y: str | tuple[str, ...],
     x_title: str,
     y_title: str,
     money: bool = False,
     horizontal: bool = False,
+    categorical: bool = False,
 ) -> go.Figure:
+    """Bars (grouped when `y` names several columns, each its own legend entry)."""
+    columns = list(y) if isinstance(y, tuple) else y
     if horizontal:
-        figure = px.bar(frame, x=y, y=x, orientation="h")
+        figure = px.bar(frame, x=columns, y=x, orientation="h")
         figure.update_yaxes(autorange="reversed")
-        return _style(figure, y_title, x_title, "x" if money else None)
-    figure = px.bar(frame, x=x, y=y, barmode="group")
-    return _style(figure, x_title, y_title, "y" if money else None)
+        return _style(figure, y_title, x_title, "x" if money else None, "y")
+    figure = px.bar(frame, x=x, y=columns, barmode="group")
+    if isinstance(columns, list):
+        figure.update_layout(legend={"orientation": "h", "y": 1.12})
+    if money:
+        figure.update_traces(hovertemplate=f"%{{x}}<br>%{{y:{MONEY}}}<extra></extra>")
+    return _style(figure, x_title, y_title, "y" if money else None, "x" if categorical else None)
 
 
+@st.cache_resource(show_spinner=False, max_entries=256)
 def bubbles(frame: pd.DataFrame) -> go.Figure:
     figure = px.scatter(
         frame,
@@ -57,5 +108,6 @@ def bubbles(frame: pd.DataFrame) -> go.Figure:
         color="category",
         hover_name="product_name",
         size_max=40,
+        labels={"category": "Category", "rating_rate": "Rating", "units": "Units sold"},
     )
     return _style(figure, "Rating (stars)", "Units sold")

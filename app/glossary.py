@@ -36,12 +36,15 @@ TERMS: dict[str, str] = {
     ),
     "Last N days": "The N days ending on the as-of day, the as-of day included.",
     "Date range": (
-        "The sidebar's range of days. Cards that follow it say so; the others cover all time "
-        "or a window ending on the as-of day."
+        "The sidebar's range of days, from the data's first day to its as-of day (orders and "
+        "clickstream events alike). Under each card a line says whether it follows the range, "
+        "covers all time, or a window ending on the as-of day."
     ),
     "Customer segment": (
-        "The customer's segment in the shop (bronze, silver, gold, platinum), as it is now (the "
-        "current version of the customer)."
+        "The customer's segment in the shop (bronze, silver, gold, platinum). Customer cards use "
+        "the segment the customer is in now (the current version of the customer); revenue by "
+        "segment uses the segment the customer was in when the order was placed (the customer "
+        "version valid at order time, SCD2). Customers change segment, so the two differ."
     ),
     "Session": (
         "A clickstream session (session_id), dated by its first event's UTC day, with the device "
@@ -103,7 +106,7 @@ CARDS: dict[str, dict[str, str]] = {
         ),
         "Customer segments by spend": (
             "Customers by lifetime value: VIP from $5,000, High from $1,000, Medium from $500, "
-            "Low below $500 (customers without a revenue order included)."
+            "Low below $500; No Orders for customers without a revenue order."
         ),
         "Top 20 customers": (
             "The twenty customers with the highest lifetime value, with their revenue orders."
@@ -111,6 +114,11 @@ CARDS: dict[str, dict[str, str]] = {
         "Order frequency": (
             "Customers by their number of revenue orders over all time: 0, 1, 2–3, 4–5, 6–10, "
             "more than 10."
+        ),
+        "Revenue by segment at order time": (
+            "Revenue, revenue orders and average order value in the date range, per segment the "
+            "customer was in when the order was placed (not the segment they are in now); the "
+            "segment filter picks orders by that segment too."
         ),
     },
     "Funnel Analysis": {
@@ -123,12 +131,12 @@ CARDS: dict[str, dict[str, str]] = {
             "purchase events."
         ),
         "Hourly activity": (
-            "Per hour of day (UTC), in the date range: events, and sessions with an event in "
-            "that hour (a session spanning two hours counts in both)."
+            "Per hour of day (UTC), in the date range: events, and sessions active in the hour "
+            "(with an event in it: a session spanning two hours counts in both)."
         ),
         "Daily event trend, last 30 days": (
             "Per session day, for the 30 days ending on the as-of day: events, sessions, and "
-            "purchases (sessions with at least one purchase event)."
+            "purchase sessions (sessions with at least one purchase event)."
         ),
     },
     "Data Health": {

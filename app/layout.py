@@ -1,30 +1,119 @@
-"""Shared page pieces: filters, card titles, tables with a CSV download."""
+"""Shared page pieces: filters, cards with their scope, headline figures, charts, tables."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from datetime import date
+from decimal import Decimal
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from app import queries
 from app.glossary import help_for
+from flows.settings import load_settings
+
+MISSING = "—"
+NO_DATA = "No data for this range."
+
+# What each card covers, said under its title.
+ALL_TIME = "All time."
 
 
-def as_of_caption() -> date:
+def in_range(start: date, end: date) -> str:
+    return f"Follows the date range ({start:%Y-%m-%d} to {end:%Y-%m-%d})."
+
+
+def last_days(days: int, as_of: date) -> str:
+    return f"The {days} days ending {as_of:%Y-%m-%d}; not the date range."
+
+
+# --- numbers as people read them --------------------------------------------------------------
+
+
+def is_missing(value: object) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def money(value: object) -> str:
+    """$1,234.56, or — for a missing figure (an average over no orders)."""
+    if is_missing(value):
+        return MISSING
+    return f"${Decimal(str(value)):,.2f}"
+
+
+def count(value: object) -> str:
+    return MISSING if is_missing(value) else f"{int(value):,}"
+
+
+def _compact(value: float, prefix: str) -> str:
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= limit:
+            scaled = value / limit
+            digits = 0 if abs(scaled) >= 100 else 1 if abs(scaled) >= 10 else 2
+            return f"{prefix}{scaled:,.{digits}f}{suffix}"
+    return ""
+
+
+def compact_money(value: object) -> str:
+    """$614K, $6.14M: three significant figures from $1,000 up, so a headline fits its column."""
+    if is_missing(value):
+        return MISSING
+    return _compact(float(value), "$") or money(value)
+
+
+def compact_count(value: object) -> str:
+    """Exact below 100,000 (it fits), then 123K, 1.23M."""
+    if is_missing(value):
+        return MISSING
+    return count(value) if abs(int(value)) < 100_000 else _compact(float(value), "")
+
+
+def headline(
+    column: st.delta_generator.DeltaGenerator,
+    title: str,
+    value: object,
+    kind: str,
+    label: str | None = None,
+    delta: str | None = None,
+) -> None:
+    """A headline figure: compact so it fits at 1280 px, the exact value first in its tooltip."""
+    exact, shown = (money, compact_money) if kind == "money" else (count, compact_count)
+    column.metric(
+        label or title,
+        shown(value),
+        delta=delta,
+        help=f"Exactly {exact(value)}. {help_for(title)}",
+    )
+
+
+# --- filters --------------------------------------------------------------------------------
+
+
+def as_of_caption(refresh_seconds: int = 0) -> date:
     as_of = queries.headline().as_of_date.date()
-    st.caption(f"As of {as_of:%Y-%m-%d}, the last simulated day in the warehouse.")
+    refresh = f" Refreshes every {_duration(refresh_seconds)}." if refresh_seconds else ""
+    st.caption(f"As of {as_of:%Y-%m-%d}, the last simulated day in the warehouse.{refresh}")
     return as_of
 
 
+def _duration(seconds: int) -> str:
+    return f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"
+
+
 def date_range_filter() -> tuple[date, date]:
+    """The data's first to last day, orders and clickstream events alike."""
     first, last = queries.data_range()
     chosen = st.sidebar.date_input(
         "Date range", value=(first, last), min_value=first, max_value=last, key="date_range"
     )
     if isinstance(chosen, tuple) and len(chosen) == 2:
         return chosen[0], chosen[1]
-    return first, last  # while a range is half picked
+    if isinstance(chosen, tuple) and len(chosen) == 1:
+        return chosen[0], chosen[0]  # while a range is half picked: that one day
+    return first, last
 
 
 def choice_filter(label: str, options: list[str], key: str) -> list[str]:
@@ -32,9 +121,124 @@ def choice_filter(label: str, options: list[str], key: str) -> list[str]:
     return chosen or options  # nothing picked means everything
 
 
-def card(title: str) -> None:
-    """A card's title, with its glossary definition as the help tooltip."""
+def refresh_seconds(page: str) -> int:
+    """The page's auto-refresh interval (LAKEHOUSE_APP_REFRESH_<PAGE>_SECONDS)."""
+    return int(getattr(load_settings(), f"app_refresh_{page}_seconds"))
+
+
+def auto_refresh(page: str) -> Callable[[Callable[[], None]], Callable[[], None]]:
+    """Run a page's body as a fragment that re-runs on its own every interval, re-reading the
+    warehouse (a newly published file is attached by its next query, app/data.py); the sidebar
+    filters stay outside, so a refresh keeps the user's choices."""
+    seconds = refresh_seconds(page)
+    return st.fragment(run_every=seconds or None)
+
+
+# --- cards ----------------------------------------------------------------------------------
+
+
+def card(title: str, scope: str) -> None:
+    """A card's title, with its glossary definition as the help tooltip, and what it covers."""
     st.subheader(title, help=help_for(title))
+    st.caption(scope)
+
+
+def has_data(frame: pd.DataFrame, values: list[str]) -> bool:
+    """Whether any figure is there to draw: rows with a value that is neither null nor zero."""
+    if frame.empty:
+        return False
+    numbers = frame[values].apply(pd.to_numeric, errors="coerce").fillna(0)
+    return bool((numbers != 0).to_numpy().any())
+
+
+def chart(
+    figure: Callable[..., go.Figure], frame: pd.DataFrame, values: list[str], *args: object
+) -> None:
+    """A chart, or "No data for this range." instead of empty axes."""
+    if not has_data(frame, values):
+        st.info(NO_DATA)
+        return
+    st.plotly_chart(figure(frame, *args), key=None)
+
+
+# --- tables ---------------------------------------------------------------------------------
+
+MONEY = "dollar"
+COUNT = "localized"
+
+# Every column a table shows: its human label and, for numbers, its format.
+COLUMNS: dict[str, tuple[str, str | None]] = {
+    "product_name": ("Product", None),
+    "category": ("Category", None),
+    "orders": ("Revenue orders", COUNT),
+    "units": ("Units sold", COUNT),
+    "revenue": ("Revenue", MONEY),
+    "average_item_value": ("Average item value", MONEY),
+    "stock_quantity": ("In stock", COUNT),
+    "units_last_90_days": ("Units sold, last 90 days", COUNT),
+    "inventory_status": ("Status", None),
+    "customer_name": ("Customer", None),
+    "email": ("Email", None),
+    "customer_segment": ("Segment (current)", None),
+    "total_orders": ("Revenue orders", COUNT),
+    "lifetime_value": ("Lifetime value", MONEY),
+    "average_order_value": ("Average order value", MONEY),
+    "device_type": ("Device", None),
+    "events": ("Events", COUNT),
+    "sessions": ("Sessions", COUNT),
+    "views": ("Page views", COUNT),
+    "carts": ("Add-to-cart events", COUNT),
+    "purchases": ("Purchase events", COUNT),
+    "purchase_sessions": ("Purchase sessions", COUNT),
+    # data health
+    "state": ("State", None),
+    "started_at": ("Started", None),
+    "finished_at": ("Finished", None),
+    "window_start": ("Window start", None),
+    "window_end": ("Window end", None),
+    "rows_landed": ("Rows landed", COUNT),
+    "quarantined": ("Quarantined", COUNT),
+    "gate": ("Gate", None),
+    "reason": ("Reason", None),
+    "flow": ("Flow", None),
+    "run_name": ("Run", None),
+    "parameters": ("Parameters", None),
+    "model": ("Model", None),
+    "rows": ("Rows", COUNT),
+    "contract": ("Contract", None),
+    "column": ("Column", None),
+    "check": ("Check", None),
+    "outcome": ("Outcome", None),
+    "value": ("Observed", None),
+    "threshold": ("Threshold", None),
+    "level": ("Level", None),
+    "source": ("Source", None),
+    "status": ("Status", None),
+    "newest_day": ("Newest day", None),
+    "data_age_days": ("Data age (days)", COUNT),
+    "last_loaded_at": ("Last loaded", None),
+    "load_age_hours": ("Load age (hours)", "%.1f"),
+    "note": ("Note", None),
+    "last_ingested_at": ("Last ingested", None),
+    "watermark": ("Watermark", None),
+    "records_read": ("Records read", COUNT),
+    "landed": ("Landed", COUNT),
+}
+
+
+def column_config(frame: pd.DataFrame, labels: dict[str, str] | None = None) -> dict:
+    """Labels and number formats for every column of a table; an unknown column is a bug."""
+    config: dict[str, object] = {}
+    for name in frame.columns:
+        if name not in COLUMNS:
+            raise KeyError(f"column {name!r} has no label: add it to app/layout.py COLUMNS")
+        label, number_format = COLUMNS[name]
+        label = (labels or {}).get(name, label)
+        if number_format and pd.api.types.is_numeric_dtype(frame[name]):
+            config[name] = st.column_config.NumberColumn(label, format=number_format)
+        else:
+            config[name] = st.column_config.Column(label)
+    return config
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -59,9 +263,37 @@ def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
     return safe
 
 
-def table(frame: pd.DataFrame, name: str, money: list[str] = ()) -> None:
-    config = {column: st.column_config.NumberColumn(format="$%.2f") for column in money}
-    st.dataframe(frame, hide_index=True, width="stretch", column_config=config)
+ISO_TIMESTAMP = r"^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(\.\d+)?\+00:00$"
+
+
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy for display: missing text as —, ISO timestamps as 2026-11-29 09:41:13 UTC."""
+    shown = frame.copy()
+    for name in shown.columns:
+        if shown[name].dtype == object:
+            text = shown[name].astype("string")
+            text = text.str.replace(ISO_TIMESTAMP, r"\1 \2 UTC", regex=True)
+            shown[name] = text.fillna(MISSING)
+    return shown
+
+
+def timestamp(value: object) -> str:
+    """One ISO timestamp as the tables show it."""
+    return MISSING if is_missing(value) else readable(pd.DataFrame({"t": [value]})).t.iloc[0]
+
+
+def table(frame: pd.DataFrame, name: str, labels: dict[str, str] | None = None) -> None:
+    """A table with human column labels, formatted numbers and readable text, and its data as
+    CSV (the CSV keeps the column names and full precision: it is for machines)."""
+    if frame.empty:
+        st.info(NO_DATA)
+        return
+    st.dataframe(
+        readable(frame),
+        hide_index=True,
+        width="stretch",
+        column_config=column_config(frame, labels),
+    )
     st.download_button(
         "Download CSV",
         csv_safe(frame).to_csv(index=False),

@@ -6,7 +6,7 @@ additive mart columns over the filtered range (see docs/decisions/005-app-reads-
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 
@@ -24,7 +24,8 @@ def money_ratio(money: str, count: str) -> str:
 
 
 def data_range() -> tuple[date, date]:
-    row = query("select min(date_day), max(date_day) from daily_kpis").iloc[0]
+    """The data's first to last day, orders and clickstream events alike (data_as_of)."""
+    row = query("select first_day, as_of_date from data_as_of").iloc[0]
     return row.iloc[0].date(), row.iloc[1].date()
 
 
@@ -33,8 +34,12 @@ def categories() -> list[str]:
 
 
 def segments() -> list[str]:
-    frame = query("select distinct customer_segment from customer_lifetime_value order by 1")
-    return frame.customer_segment.tolist()
+    """The customer segments in the warehouse, lowest tier first."""
+    frame = query("select distinct customer_segment from customer_lifetime_value")
+    present = set(frame.customer_segment)
+    return [name for name in CUSTOMER_SEGMENTS if name in present] + sorted(
+        present - set(CUSTOMER_SEGMENTS)
+    )
 
 
 def devices() -> list[str]:
@@ -74,6 +79,15 @@ def revenue_trend(as_of: date) -> pd.DataFrame:
         """,
         (as_of,),
     )
+
+
+def partial_month(trend: pd.DataFrame, as_of: date) -> str | None:
+    """The as-of day, when the trend's last month is the as-of month and that day does not
+    end it (the month is partial); otherwise None."""
+    if trend.empty or (as_of + timedelta(days=1)).day == 1:
+        return None
+    last = trend.month_start.iloc[-1]
+    return f"{as_of:%Y-%m-%d}" if (last.year, last.month) == (as_of.year, as_of.month) else None
 
 
 def daily_orders(as_of: date) -> pd.DataFrame:
@@ -122,7 +136,7 @@ def category_performance(selected: list[str], start: date, end: date) -> pd.Data
                {money_ratio("sum(revenue)", "sum(units)")} as average_item_value
         from category_daily
         where category in ({_in(selected)}) and order_date between ? and ?
-        group by category order by revenue desc
+        group by category having sum(units) > 0 order by revenue desc
         """,
         (*selected, start, end),
     )
@@ -154,7 +168,7 @@ def slow_movers(selected: list[str]) -> pd.DataFrame:
 # --- customers ------------------------------------------------------------------------------
 
 LIFETIME_VALUE_BANDS = ["No Orders", "<$100", "$100-500", "$500-1K", "$1K-5K", ">$5K"]
-SPEND_SEGMENTS = ["VIP", "High", "Medium", "Low"]
+SPEND_SEGMENTS = ["VIP", "High", "Medium", "Low", "No Orders"]
 ORDER_FREQUENCY_BANDS = ["0", "1", "2-3", "4-5", "6-10", "10+"]
 
 
@@ -168,6 +182,26 @@ def customers_by(column: str, selected: list[str], order: list[str]) -> pd.DataF
     )
     counts = dict(zip(frame.band, frame.customers, strict=True))
     return pd.DataFrame({"band": order, "customers": [int(counts.get(b, 0)) for b in order]})
+
+
+def revenue_by_segment_at_order_time(selected: list[str], start: date, end: date) -> pd.DataFrame:
+    """Revenue, orders and average order value per customer segment as it was when each order
+    was placed (segment_daily, from the SCD2 customer version valid at order time)."""
+    frame = query(
+        f"""
+        select customer_segment, sum(revenue_orders) as orders, sum(revenue) as revenue,
+               {money_ratio("sum(revenue)", "sum(revenue_orders)")} as average_order_value
+        from segment_daily
+        where customer_segment in ({_in(selected)}) and order_date between ? and ?
+        group by customer_segment having sum(revenue_orders) > 0
+        """,
+        (*selected, start, end),
+    )
+    order = {segment: rank for rank, segment in enumerate(CUSTOMER_SEGMENTS)}
+    return frame.sort_values("customer_segment", key=lambda s: s.map(order)).reset_index(drop=True)
+
+
+CUSTOMER_SEGMENTS = ["bronze", "silver", "gold", "platinum", "unknown"]
 
 
 def top_customers(selected: list[str], limit: int = 20) -> pd.DataFrame:

@@ -10,8 +10,11 @@ import streamlit as st
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `app` and `flows` as packages
 
 from app.data import WarehouseMissing, warehouse_path
+from flows.settings import SettingsError
 
 st.set_page_config(page_title="E-commerce lakehouse", layout="wide")
+# Headline labels wrap rather than end in "…" when five share a row at 1280 px.
+st.html('<style>[data-testid="stMetricLabel"] * {white-space: normal !important;}</style>')
 
 PAGES = [
     st.Page("pages/executive.py", title="Executive", default=True),
@@ -21,14 +24,22 @@ PAGES = [
     st.Page("pages/health.py", title="Data Health"),
 ]
 
-if not warehouse_path().exists():
+try:
+    published = warehouse_path()
+except SettingsError as error:  # the CLI's one line, where the user looks
+    st.error(f"error: {error}")
+    st.stop()
+
+if not published.exists():
     st.title("E-commerce lakehouse")
-    st.info(f"No published warehouse at `{warehouse_path()}` yet: run `make run` first.")
+    st.info(f"No published warehouse at `{published}` yet: run `make run` first.")
     st.stop()
 
 page = st.navigation(PAGES)
 try:
     page.run()
+except SettingsError as error:
+    st.error(f"error: {error}")
 except WarehouseMissing:
     st.info("The warehouse disappeared: run `make run` to publish it again.")
 except Exception as error:  # a clear message, never a stack trace

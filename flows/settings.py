@@ -88,6 +88,13 @@ class Settings(BaseSettings):
     duckdb_temp_directory: Path = Field(
         Path("data/tmp"), description="Where DuckDB spills work that does not fit in memory"
     )
+    # How often each dashboard page re-reads the published warehouse on its own (the original's
+    # intervals: Executive 5 min, Product 10 min, Customer 15 min); 0: only on interaction.
+    app_refresh_executive_seconds: int = Field(300, description="Executive page auto-refresh")
+    app_refresh_products_seconds: int = Field(600, description="Product page auto-refresh")
+    app_refresh_customers_seconds: int = Field(900, description="Customer page auto-refresh")
+    app_refresh_funnel_seconds: int = Field(600, description="Funnel page auto-refresh")
+    app_refresh_health_seconds: int = Field(60, description="Data Health page auto-refresh")
 
     @field_validator("scale_factor")
     @classmethod
@@ -145,7 +152,15 @@ class Settings(BaseSettings):
             raise ValueError("must be >= 0 (0: one per CPU core)")
         return value
 
-    @field_validator("seed", "lock_wait_seconds")
+    @field_validator(
+        "seed",
+        "lock_wait_seconds",
+        "app_refresh_executive_seconds",
+        "app_refresh_products_seconds",
+        "app_refresh_customers_seconds",
+        "app_refresh_funnel_seconds",
+        "app_refresh_health_seconds",
+    )
     @classmethod
     def _non_negative(cls, value: float) -> float:
         if value < 0:

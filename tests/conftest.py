@@ -38,6 +38,7 @@ PAGE_CARDS = {
         "Customer segments by spend",
         "Top 20 customers",
         "Order frequency",
+        "Revenue by segment at order time",
     ],
     "funnel": [
         "Event type distribution",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -56,7 +57,29 @@ def assert_card_titles(app: AppTest, page: str) -> None:
     expected = PAGE_CARDS[page]
     assert len(shown) == len(expected)
     assert all(title.startswith(card) for title, card in zip(shown, expected, strict=True))
-    assert helps == [help_for(card) for card in expected]
+    # a headline's tooltip starts with its exact value: "Exactly $613,988.12. <definition>"
+    assert [text.split(". ", 1)[-1] if text.startswith("Exactly ") else text for text in helps] == [
+        help_for(card) for card in expected
+    ]
+
+
+def headlines(app: AppTest) -> dict[str, str]:
+    """Each headline's exact value, from its tooltip, after checking the compact figure shown
+    is the same number to three significant figures (so it fits its column at 1280 px)."""
+    exact = {}
+    for metric in app.metric:
+        value = metric.proto.help.removeprefix("Exactly ").split(". ", 1)[0]
+        exact[metric.label] = value
+        assert len(metric.value) <= 8, (metric.label, metric.value)
+        if value == "—":
+            assert metric.value == "—"
+            continue
+        number = float(value.strip("$").replace(",", ""))
+        shown = metric.value.strip("$").replace(",", "")
+        scale = {"K": 1e3, "M": 1e6, "B": 1e9}.get(shown[-1], 1)
+        compact = float(shown.rstrip("KMB")) * scale
+        assert abs(compact - number) <= max(0.005, abs(number) * 0.005), (metric.label, value)
+    return exact
 
 
 def _widget_kind(key: str) -> str:
@@ -91,6 +114,34 @@ def close(left: list, right: list) -> bool:
     return len(left) == len(right) and all(
         abs(float(a) - float(b)) < 0.005 for a, b in zip(left, right, strict=True)
     )
+
+
+UNREADABLE = re.compile(r"\b(nan|NaN|None|NaT|null)\b|\$nan|Traceback")
+
+
+def assert_readable(app: AppTest) -> None:
+    """No missing figure leaks into what a user reads: every text element, headline, table
+    cell and chart label reads as a number, a word or "—", never nan, None or a trace."""
+    texts = [metric.value for metric in app.metric]
+    for kind in ("title", "subheader", "caption", "markdown", "info", "success", "warning"):
+        texts += [element.value for element in getattr(app, kind)]
+    texts += [error.value for error in app.error]
+    leaks = [text for text in texts if UNREADABLE.search(str(text))]
+    assert not leaks, leaks
+    for frame in (element.value for element in app.dataframe):
+        text = frame.select_dtypes(exclude="number")
+        assert not text.isna().any().any(), frame
+    for element in app.get("plotly_chart"):
+        spec = json.loads(element.proto.spec)
+        for trace in spec["data"]:
+            for axis in ("x", "y"):
+                values = _values(trace.get(axis, []))
+                assert not any(v is None or v != v for v in values), (trace.get("name"), axis)
+
+
+def categorical_axes(app: AppTest, index: int) -> list[str]:
+    layout = json.loads(app.get("plotly_chart")[index].proto.spec)["layout"]
+    return [axis for axis in ("xaxis", "yaxis") if layout.get(axis, {}).get("type") == "category"]
 
 
 def test_every_card_has_one_definition_and_the_glossary_is_current() -> None:
@@ -132,7 +183,7 @@ def test_executive_cards_equal_sql_on_the_fact(built: Built, as_of: date) -> Non
         (as_of,),
     )[0]
     app = render(built.environment)
-    cards = {metric.label: metric.value for metric in app.metric}
+    cards = headlines(app)
     assert cards == {
         "Total revenue": money(revenue),
         "Revenue last month (Oct 2025)": money(last_month),
@@ -166,6 +217,8 @@ def test_executive_cards_equal_sql_on_the_fact(built: Built, as_of: date) -> Non
         """,
     )
     (categories,) = chart(app, 2)
+    assert categorical_axes(app, 2) == ["yaxis"]
+    assert_readable(app)
     assert categories["y"] == [row[0] for row in top]
     assert close(categories["x"], [row[1] for row in top])
 
@@ -181,7 +234,7 @@ def test_executive_date_range_changes_the_totals(built: Built) -> None:
         (start, end),
     )[0]
     app = render(built.environment, date_range=(start, end))
-    cards = {metric.label: metric.value for metric in app.metric}
+    cards = headlines(app)
     assert cards["Total revenue"] == money(revenue)
     assert cards["Total orders"] == f"{orders:,}"
 
@@ -257,6 +310,12 @@ def test_customer_cards_follow_the_segment_filter(built: Built) -> None:
     assert distribution["y"] == bands(lifetime)
     assert sum(chart(app, 2)[0]["y"]) == 1_000
 
+    assert [categorical_axes(app, index) for index in range(4)] == [["xaxis"]] * 4
+    spend = dict(zip(chart(app, 1)[0]["x"], chart(app, 1)[0]["y"], strict=True))
+    assert spend["No Orders"] == sum(1 for row in lifetime if row[2] == 0)
+    assert spend["Low"] == sum(1 for row in lifetime if row[2] > 0 and row[1] < 500)
+    assert_readable(app)
+
     app = render(built.environment, "pages/customers.py", segments=["gold"])
     (distribution,) = chart(app, 0)
     assert distribution["y"] == bands([row for row in lifetime if row[0] == "gold"])
@@ -266,6 +325,74 @@ def test_customer_cards_follow_the_segment_filter(built: Built) -> None:
         top.lifetime_value.tolist(),
         sorted((row[1] for row in lifetime if row[0] == "gold"), reverse=True)[:20],
     )
+
+
+POINT_IN_TIME = f"""
+    select versions.customer_segment, sum(lines.net_amount) as revenue,
+           count(distinct lines.order_id) as orders
+    from fact_orders as lines
+    join dim_customers as versions
+        on versions.customer_id = lines.customer_id
+        and lines.order_at >= versions.valid_from
+        and (lines.order_at < versions.valid_to or versions.valid_to is null)
+    where {REVENUE.replace("order_status", "lines.order_status")}
+        and lines.order_date between ? and ? and versions.customer_segment in ({{segments}})
+    group by 1
+"""
+
+
+def test_revenue_by_segment_follows_the_segment_at_order_time(built: Built) -> None:
+    """The card's figures equal a point-in-time join written here (each line to the customer
+    version valid when its order was placed), and differ from the customer's segment now."""
+    start, end = date(2025, 10, 5), date(2025, 10, 25)
+    segments = ["silver", "gold"]
+    expected = dict(
+        (segment, (revenue, orders))
+        for segment, revenue, orders in sql(
+            built,
+            POINT_IN_TIME.format(segments=", ".join("?" for _ in segments)),
+            (start, end, *segments),
+        )
+    )
+    app = render(
+        built.environment, "pages/customers.py", date_range=(start, end), segments=segments
+    )
+    (bars,) = chart(app, 3)
+    assert bars["x"] == [segment for segment in segments if segment in expected]
+    assert close(bars["y"], [expected[segment][0] for segment in bars["x"]])
+    shown = app.dataframe[1].value
+    assert shown.orders.tolist() == [expected[segment][1] for segment in bars["x"]]
+    assert_readable(app)
+
+    (moved,) = sql(
+        built,
+        f"""
+        select count(distinct lines.order_id) from fact_orders as lines
+        join dim_customers as placed using (customer_sk)
+        join dim_customers as now
+            on now.customer_id = lines.customer_id and now.is_current
+        where {REVENUE.replace("order_status", "lines.order_status")}
+            and placed.customer_segment <> now.customer_segment
+        """,
+    )[0]
+    assert moved > 0  # customers changed segment in the window: the two meanings differ
+
+
+def test_a_one_day_range_renders_every_page_readably(built: Built) -> None:
+    day = date(2025, 10, 15)
+    (orders,) = sql(
+        built, "select count(distinct order_id) from fact_orders where order_date = ?", (day,)
+    )[0]
+    for page in (
+        "pages/executive.py",
+        "pages/products.py",
+        "pages/customers.py",
+        "pages/funnel.py",
+    ):
+        app = render(built.environment, page, date_range=(day, day))
+        assert_readable(app)
+        if page == "pages/executive.py":
+            assert headlines(app)["Total orders"] == f"{orders:,}"
 
 
 # --- Funnel analysis ------------------------------------------------------------------------
@@ -370,6 +497,15 @@ def test_without_a_warehouse_the_app_says_to_run_the_pipeline(tmp_path: Path) ->
         "run `make run` first."
     ]
     assert len(app.metric) == 0
+
+
+def test_an_invalid_refresh_setting_is_one_line_on_the_page(built: Built) -> None:
+    environment = {**built.environment, "LAKEHOUSE_APP_REFRESH_CUSTOMERS_SECONDS": "soon"}
+    app = render(environment, "pages/customers.py", expect_error=True)
+    assert [error.value for error in app.error] == [
+        "error: invalid setting LAKEHOUSE_APP_REFRESH_CUSTOMERS_SECONDS=soon: "
+        "Input should be a valid integer, unable to parse string as an integer"
+    ]
 
 
 def test_a_publish_while_browsing_shows_the_new_data(built: Built, tmp_path: Path) -> None:

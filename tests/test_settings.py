@@ -56,6 +56,11 @@ def run_cli(cwd: Path, environment: dict[str, str], *args: str) -> subprocess.Co
             "error: invalid setting LAKEHOUSE_LOCK_WAIT_SECONDS=-1: must be >= 0",
         ),
         (
+            {"LAKEHOUSE_APP_REFRESH_FUNNEL_SECONDS": "-5"},
+            (),
+            "error: invalid setting LAKEHOUSE_APP_REFRESH_FUNNEL_SECONDS=-5: must be >= 0",
+        ),
+        (
             {"LAKEHOUSE_DUCKDB_MEMORY_LIMIT": "lots"},
             (),
             "error: invalid setting LAKEHOUSE_DUCKDB_MEMORY_LIMIT=lots: "

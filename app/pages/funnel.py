@@ -5,28 +5,68 @@ from __future__ import annotations
 import streamlit as st
 
 from app import charts, queries
-from app.layout import as_of_caption, card, choice_filter, date_range_filter, table
+from app.layout import (
+    as_of_caption,
+    auto_refresh,
+    card,
+    chart,
+    choice_filter,
+    date_range_filter,
+    in_range,
+    last_days,
+    refresh_seconds,
+    table,
+)
 
 st.title("Funnel Analysis")
-as_of = as_of_caption()
 start, end = date_range_filter()
 chosen = choice_filter("Device", queries.devices(), "devices")
 
-left, right = st.columns(2)
-with left:
-    card("Event type distribution")
-    types = queries.event_types(chosen, start, end)
-    st.plotly_chart(charts.bars(types, "event_type", "events", "Event type", "Events"))
-with right:
-    card("Device type performance")
-    table(queries.device_performance(chosen, start, end), "device_performance")
+EVENT_TYPES = {
+    "page_view": "Page view",
+    "search": "Search",
+    "add_to_cart": "Add to cart",
+    "remove_from_cart": "Remove from cart",
+    "purchase": "Purchase",
+}
+HOURLY = {"events": "Events", "sessions": "Sessions active in the hour"}
+DAILY = {"events": "Events", "sessions": "Sessions", "purchases": "Purchase sessions"}
 
-card("Hourly activity")
-hourly = queries.hourly_activity(chosen, start, end)
-st.plotly_chart(charts.bars(hourly, "event_hour", ["events", "sessions"], "Hour (UTC)", "Count"))
 
-card("Daily event trend, last 30 days")
-daily = queries.daily_events(chosen, as_of)
-st.plotly_chart(
-    charts.bars(daily, "session_date", ["events", "sessions", "purchases"], "Day", "Count")
-)
+@auto_refresh("funnel")
+def body() -> None:
+    as_of = as_of_caption(refresh_seconds("funnel"))
+
+    left, right = st.columns(2)
+    with left:
+        card("Event type distribution", in_range(start, end))
+        types = queries.event_types(chosen, start, end)
+        types["event_type"] = types.event_type.map(EVENT_TYPES)
+        chart(
+            charts.bars,
+            types,
+            ["events"],
+            "event_type",
+            "events",
+            "Event type",
+            "Events",
+            False,
+            False,
+            True,
+        )
+    with right:
+        card("Device type performance", in_range(start, end))
+        table(queries.device_performance(chosen, start, end), "device_performance")
+
+    card("Hourly activity", in_range(start, end))
+    hourly = queries.hourly_activity(chosen, start, end).rename(columns=HOURLY)
+    values = tuple(HOURLY.values())
+    chart(charts.bars, hourly, list(values), "event_hour", values, "Hour of day (UTC)", "Count")
+
+    card("Daily event trend, last 30 days", last_days(30, as_of))
+    daily = queries.daily_events(chosen, as_of).rename(columns=DAILY)
+    values = tuple(DAILY.values())
+    chart(charts.bars, daily, list(values), "session_date", values, "Session day", "Count")
+
+
+body()

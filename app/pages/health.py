@@ -10,57 +10,68 @@ import streamlit as st
 
 from app import queries
 from app.data import has_ops
-from app.layout import as_of_caption, card, table
+from app.layout import as_of_caption, auto_refresh, card, refresh_seconds, table, timestamp
 
 st.title("Data Health")
-as_of_caption()
-published_ops = has_ops()
 
-card("Last pipeline runs")
-runs = queries.pipeline_runs() if published_ops else None
-if runs is not None and len(runs):
-    last = runs.iloc[0]
-    failures = runs[runs.state != "Completed"]
-    if last.state != "Completed":
-        st.error(f"The last run ({last.state}) ended at {last.finished_at}: {last.reason}")
-    elif len(failures):
-        first = failures.iloc[0]
-        st.warning(f"Last failure ({first.state}), at {first.finished_at}: {first.reason}")
+
+@auto_refresh("health")
+def body() -> None:
+    as_of_caption(refresh_seconds("health"))
+    published_ops = has_ops()
+
+    card("Last pipeline runs", "Every recorded run, newest first.")
+    runs = queries.pipeline_runs() if published_ops else None
+    if runs is not None and len(runs):
+        last = runs.iloc[0]
+        failures = runs[runs.state != "Completed"]
+        if last.state != "Completed":
+            st.error(
+                f"The last run ({last.state}) ended at {timestamp(last.finished_at)}: {last.reason}"
+            )
+        elif len(failures):
+            first = failures.iloc[0]
+            st.warning(
+                f"Last failure ({first.state}), at {timestamp(first.finished_at)}: {first.reason}"
+            )
+        else:
+            st.success(f"The last run published at {timestamp(last.finished_at)}.")
+        table(runs, "pipeline_runs")
     else:
-        st.success(f"The last run published at {last.finished_at}.")
-    table(runs, "pipeline_runs")
-else:
-    st.info("No pipeline run recorded yet.")
+        st.info("No pipeline run recorded yet.")
 
-card("Rows per model")
-table(queries.rows_per_model(), "rows_per_model")
+    card("Rows per model", "The published warehouse.")
+    table(queries.rows_per_model(), "rows_per_model")
 
-card("Quality gate")
-gate = queries.gate_summary() if published_ops else None
-if gate is not None and len(gate):
-    if gate.lake.iloc[0]:
-        st.error(
-            "The last build was refused: the lake disagrees with its manifests — "
-            f"{gate.lake.iloc[0]}. The next run ingests again what is missing."
-        )
-    checks = queries.gate_checks()
-    passed = int((checks.outcome == "PASSED").sum())
-    st.metric("Checks passed", f"{passed} of {len(checks)}")
-    table(checks, "quality_checks")
-else:
-    st.info("No quality gate result yet.")
+    card("Quality gate", "The last build put through the gate.")
+    gate = queries.gate_summary() if published_ops else None
+    if gate is not None and len(gate):
+        if gate.lake.iloc[0]:
+            st.error(
+                "The last build was refused: the lake disagrees with its manifests — "
+                f"{gate.lake.iloc[0]}. The next run ingests again what is missing."
+            )
+        checks = queries.gate_checks()
+        passed = int((checks.outcome == "PASSED").sum())
+        st.metric("Checks passed", f"{passed} of {len(checks)}")
+        table(checks, "quality_checks")
+    else:
+        st.info("No quality gate result yet.")
 
-card("Freshness and quarantine")
-freshness = queries.source_freshness() if published_ops else None
-if freshness is not None and len(freshness):
-    late = freshness[freshness.status != "pass"]
-    for row in late.itertuples():
-        st.warning(f"Source {row.source} is {row.status}: {row.note}")
-    if not len(late):
-        st.success(f"All {len(freshness)} sources are fresh (data age and load age).")
-    table(freshness, "source_freshness")
-ingestion = queries.ingestion() if published_ops else None
-if ingestion is not None and len(ingestion):
-    table(ingestion, "ingestion")
-else:
-    st.info("No ingestion recorded yet.")
+    card("Freshness and quarantine", "As the last run measured them.")
+    freshness = queries.source_freshness() if published_ops else None
+    if freshness is not None and len(freshness):
+        late = freshness[freshness.status != "pass"]
+        for row in late.itertuples():
+            st.warning(f"Source {row.source} is {row.status}: {row.note}")
+        if not len(late):
+            st.success(f"All {len(freshness)} sources are fresh (data age and load age).")
+        table(freshness, "source_freshness")
+    ingestion = queries.ingestion() if published_ops else None
+    if ingestion is not None and len(ingestion):
+        table(ingestion, "ingestion")
+    else:
+        st.info("No ingestion recorded yet.")
+
+
+body()

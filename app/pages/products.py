@@ -5,25 +5,41 @@ from __future__ import annotations
 import streamlit as st
 
 from app import charts, queries
-from app.layout import as_of_caption, card, choice_filter, date_range_filter, table
+from app.layout import (
+    ALL_TIME,
+    as_of_caption,
+    auto_refresh,
+    card,
+    chart,
+    choice_filter,
+    date_range_filter,
+    in_range,
+    last_days,
+    refresh_seconds,
+    table,
+)
 
 st.title("Product Performance")
-as_of_caption()
 start, end = date_range_filter()
 chosen = choice_filter("Category", queries.categories(), "categories")
 
-card("Top 10 products by revenue")
-table(queries.top_products(chosen), "top_products", money=["revenue"])
 
-card("Category performance")
-table(
-    queries.category_performance(chosen, start, end),
-    "category_performance",
-    money=["revenue", "average_item_value"],
-)
+@auto_refresh("products")
+def body() -> None:
+    as_of = as_of_caption(refresh_seconds("products"))
 
-card("Rating vs sales")
-st.plotly_chart(charts.bubbles(queries.rating_vs_sales(chosen)))
+    card("Top 10 products by revenue", f"{ALL_TIME} Follows the category filter.")
+    table(queries.top_products(chosen), "top_products")
 
-card("Slow-moving inventory")
-table(queries.slow_movers(chosen), "slow_moving_inventory")
+    card("Category performance", in_range(start, end))
+    table(queries.category_performance(chosen, start, end), "category_performance")
+
+    card("Rating vs sales", f"{ALL_TIME} Bubble size: revenue.")
+    ratings = queries.rating_vs_sales(chosen)
+    chart(charts.bubbles, ratings, ["units", "revenue"])
+
+    card("Slow-moving inventory", f"{last_days(90, as_of)} Stock as the catalog says now.")
+    table(queries.slow_movers(chosen), "slow_moving_inventory")
+
+
+body()

@@ -1,0 +1,108 @@
+"""Auto-refresh in a real browser: a page re-reads a newly published warehouse on its own.
+
+The Executive page runs its body as a fragment every LAKEHOUSE_APP_REFRESH_EXECUTIVE_SECONDS;
+here that is 2 s, the warehouse is replaced as `lakehouse publish` does (a rename), and the
+headline changes with no click, no reload and the user's date range kept.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import httpx
+import pytest
+
+from tests.conftest import REPO, Built
+from tests.test_browser import browser_path
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+
+def start_app(environment: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(REPO / "app" / "streamlit_app.py"),
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+        ],
+        cwd=REPO,
+        env={**os.environ, **environment},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("streamlit did not start within 60 s")
+
+
+def total_orders(page: object) -> int:
+    metric = page.locator('[data-testid="stMetric"]', has_text="Total orders")
+    value = metric.locator('[data-testid="stMetricValue"]').inner_text()
+    return int(re.sub(r"[^0-9]", "", value))
+
+
+def test_a_page_shows_a_new_publish_on_its_own(built: Built, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    folder = tmp_path / "published"
+    folder.mkdir()
+    published = folder / "lakehouse.duckdb"
+    shutil.copyfile(built.settings.warehouse_path, published)
+    environment = {
+        **built.environment,
+        "LAKEHOUSE_WAREHOUSE_PATH": str(published),
+        "LAKEHOUSE_APP_REFRESH_EXECUTIVE_SECONDS": "2",
+    }
+    process, url = start_app(environment)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=browser_path(), headless=True, args=["--no-sandbox"]
+            )
+            page = browser.new_page(viewport={"width": 1280, "height": 1200})
+            page.goto(url)
+            page.get_by_text("Total orders").first.wait_for(timeout=30_000)
+            assert page.get_by_text("Refreshes every 2 s.").count() == 1
+            before = total_orders(page)
+
+            newer = folder / "next.duckdb"
+            shutil.copyfile(built.settings.warehouse_path, newer)
+            with duckdb.connect(str(newer)) as warehouse:
+                warehouse.execute("update daily_kpis set orders = orders + 1")
+                (days,) = warehouse.execute("select count(*) from daily_kpis").fetchone()
+            os.replace(newer, published)  # what publish does
+
+            deadline = time.monotonic() + 30
+            while total_orders(page) == before and time.monotonic() < deadline:
+                page.wait_for_timeout(250)
+            assert total_orders(page) == before + days
+            browser.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
