@@ -148,6 +148,12 @@ VIOLATIONS = [
         "customer_lifetime_value.customer_id:duplicate", "observed 1", "must be 0",
     ),
     Violation(
+        "build/main/segment_daily", "broken reconciliation",
+        ("update segment_daily set revenue = revenue + 1.25"
+         " where order_date = date '2025-10-20' and customer_segment = 'bronze'",),
+        "segment_daily.:metric.revenue_matches_daily_kpis", "observed 1.25", "must be 0",
+    ),
+    Violation(
         "raw/shop/customers", "value outside the set",
         (raw_row("shop/customers", "'diamond' as segment"),),
         "raw/shop/customers.segment:invalid", "observed 1", "must be 0",
