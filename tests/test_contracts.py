@@ -148,6 +148,19 @@ VIOLATIONS = [
         "customer_lifetime_value.customer_id:duplicate", "observed 1", "must be 0",
     ),
     Violation(
+        "build/main/customer_lifetime_value", "a customer without orders counted as Low",
+        ("update customer_lifetime_value set spend_segment = 'Low' where customer_id ="
+         " (select min(customer_id) from customer_lifetime_value where total_orders = 0)",),
+        "customer_lifetime_value.:failed_rows.no_orders_bands_are_customers_without_orders",
+        "observed 1", "must be 0",
+    ),
+    Violation(
+        "build/main/segment_daily", "broken reconciliation",
+        ("update segment_daily set revenue = revenue + 1.25"
+         " where order_date = date '2025-10-20' and customer_segment = 'bronze'",),
+        "segment_daily.:metric.revenue_matches_daily_kpis", "observed 1.25", "must be 0",
+    ),
+    Violation(
         "raw/shop/customers", "value outside the set",
         (raw_row("shop/customers", "'diamond' as segment"),),
         "raw/shop/customers.segment:invalid", "observed 1", "must be 0",

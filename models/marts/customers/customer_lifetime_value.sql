@@ -72,6 +72,7 @@ final as (
             else '>$5K'
         end as lifetime_value_band,
         case
+            when total_orders = 0 then 'No Orders'
             when lifetime_value >= 5000 then 'VIP'
             when lifetime_value >= 1000 then 'High'
             when lifetime_value >= 500 then 'Medium'
