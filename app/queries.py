@@ -282,6 +282,7 @@ TABLES = [
     "customer_lifetime_value",
     "product_performance",
     "funnel_daily",
+    "segment_daily",
 ]
 
 
