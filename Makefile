@@ -54,7 +54,7 @@ SCALES ?= 1 10
 bench: $(INSTALLED)  ## benchmarks: stages, one new day, generator, S3 vs local -> docs/benchmarks.md
 	$(BIN)/python -m flows.bench --scales $(SCALES) --full-run
 	@test -f data/warehouse/lakehouse.duckdb || $(BIN)/lakehouse run
-	$(BIN)/python -m app.bench
+	$(BIN)/python -m app.bench --output docs/benchmarks.md
 
 # needs a build (make run); reads it read-only, never the published file
 docs: $(INSTALLED)  ## dbt docs site (data/warehouse/dbt-docs/), docs/data-dictionary.md, docs/metrics.md

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from flows import bench
-from tests.conftest import PrefectServer
+from tests.conftest import Built, PrefectServer
 
 
 def test_the_benchmark_runs_every_stage_and_writes_its_report(
@@ -42,3 +42,56 @@ def test_the_benchmark_runs_every_stage_and_writes_its_report(
     assert events > 0
     assert "one new day after a full SF0.05 build" in report
     assert not (tmp_path / "bench" / "sf0.05").exists(), "each scale's folder is removed"
+
+
+def test_the_dashboard_benchmark_times_every_page_and_writes_its_section(
+    built: Built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`python -m app.bench` on the small build: every page's queries and renders, the HUGEINT
+    baseline, one page in the browser (when there is one), its section written in place."""
+    from app import bench as app_bench
+    from app.bench_browser import NoBrowser, browser_path
+
+    for name, value in built.environment.items():
+        monkeypatch.setenv(name, value)
+    output = tmp_path / "benchmarks.md"
+    output.write_text("# Benchmarks\n\n## Targets\n\nstages\n\n---\n\n## Scale factor 100\n")
+    try:
+        browser = ["--browser-repeat", "1", "--browser-pages", "funnel"]
+        browser_path()
+    except NoBrowser:
+        browser = ["--no-browser"]
+    arguments = ["--repeat", "2", "--render-repeat", "1", *browser, "--output", str(output)]
+    text = app_bench.main(arguments)
+    app_bench.write_section(output, text)  # a second run replaces the section
+
+    report = output.read_text()
+    assert report.count(app_bench.SECTION) == 1
+    rule = report.index("\n---\n")
+    assert report.index("## Targets") < report.index(app_bench.SECTION) < rule
+    assert "stages" in report and "## Scale factor 100" in report, "the rest is kept"
+    section = report[report.index(app_bench.SECTION) : rule]
+    number = r"[\d,.]+"
+    for spec in app_bench.PAGES:
+        assert re.search(rf"^\| {spec.name}( \| {number}){{10}} \|$", section, re.M), spec.name
+        for what in app_bench.TARGETS:
+            assert re.search(rf"^\| {spec.name} \| {what} \| ", section, re.M)
+    assert re.search(rf"published warehouse {number} ms vs .* HUGEINT {number} ms", section)
+    assert re.search(r"published funnel marts' integer columns: \d+ BIGINT", section)
+    if browser == ["--no-browser"]:
+        assert "- browser: skipped (--no-browser)" in section
+    else:  # the funnel page: first visit, filter change and return visit all measured
+        assert re.search(rf"^\| Funnel Analysis( \| {number}){{11}} \|$", section, re.M)
+        assert re.search(rf"^\| Funnel Analysis \| first visit \| {number} \| ", section, re.M)
+
+
+def test_the_hugeint_copy_casts_the_funnel_sums_and_nothing_else(
+    built: Built, tmp_path: Path
+) -> None:
+    from app.bench import hugeint_copy, sum_types
+
+    copy = tmp_path / "hugeint.duckdb"
+    hugeint_copy(built.settings.warehouse_path, copy)
+    assert set(sum_types(copy)) == {"HUGEINT", "BIGINT"}  # event_hour stays BIGINT
+    assert sum_types(copy)["BIGINT"] == 1
+    assert sum_types(built.settings.warehouse_path).get("HUGEINT", 0) == 0
