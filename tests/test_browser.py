@@ -1,5 +1,18 @@
 """The dashboards in a real browser: `streamlit run` on a free port, headless Chromium.
 
+The unit tests (tests/test_app.py) check the figures the pages build; only a browser shows what
+Plotly and Streamlit then draw: a category Plotly puts on a numeric axis is silently dropped, a
+headline figure too wide for its column is cut with an ellipsis. So every page is opened at 1280
+and 1920 px wide and checked for:
+
+- every card title (tests/conftest.py PAGE_CARDS);
+- every data point of every chart drawn (test_every_chart_draws_all_its_points);
+- no error text, no "nan"/"None" leaking into what the reader sees;
+- headline figures (st.metric) shown whole, not ellipsized;
+
+and a full-page screenshot of each goes to test-output/screenshots/<page>-<width>.png (CI uploads
+that folder).
+
 The browser is the system's (Debian's chromium, installed by .ci/run); set
 LAKEHOUSE_BROWSER_PATH to use another (GitHub's runners: google-chrome).
 """
@@ -7,11 +20,13 @@ LAKEHOUSE_BROWSER_PATH to use another (GitHub's runners: google-chrome).
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -22,8 +37,13 @@ from tests.conftest import PAGE_CARDS, REPO, Built
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 SCREENSHOTS = REPO / "test-output" / "screenshots"
-PAGES = {("" if page == "executive" else page): titles for page, titles in PAGE_CARDS.items()}
-ERROR_TEXT = ("Traceback", "Error", "could not be drawn", "This app has encountered an error")
+WIDTHS = (1280, 1920)  # a laptop and a desktop screen
+LOAD_TIMEOUT_MS = 60_000  # a page's run plus Plotly's lazily loaded 4.7 MB bundle, on 2 busy cores
+# Text that must never reach the reader. Case-sensitive words with word boundaries, so
+# "Nonetheless" or "nanosecond" pass; "$nan" is caught by \bnan\b ($ is not a word character)
+# and any *Error exception name ("ValueError") by \w*Error.
+BAD_WORDS = re.compile(r"\b(?:nan|NaN|None|Traceback|\w*Error)\b")
+BAD_PHRASES = ("could not be drawn", "This app has encountered an error")
 
 
 def browser_path() -> str:
@@ -38,6 +58,7 @@ def browser_path() -> str:
 
 @pytest.fixture(scope="module")
 def server(built: Built) -> Iterator[str]:
+    """One `streamlit run` for the module, on the session build's warehouse."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -81,12 +102,13 @@ def server(built: Built) -> Iterator[str]:
         process.wait(timeout=20)
 
 
-def test_every_page_shows_all_its_cards_and_no_error(server: str) -> None:
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """One headless Chromium for the module; each page visit opens its own tab."""
     from playwright.sync_api import sync_playwright
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
+        chromium = playwright.chromium.launch(
             executable_path=browser_path(),
             headless=True,
             args=[
@@ -98,17 +120,271 @@ def test_every_page_shows_all_its_cards_and_no_error(server: str) -> None:
                 "--no-first-run",
             ],
         )
-        page = browser.new_page(viewport={"width": 1400, "height": 2200})
-        seen = []
-        for path, titles in PAGES.items():
-            page.goto(f"{server}/{path}")
-            for title in titles:
-                page.get_by_text(title, exact=False).first.wait_for(timeout=30_000)
-                seen.append(title)
-            page.wait_for_timeout(1_500)  # let the charts draw before the screenshot
-            text = page.inner_text("body")
-            assert not [marker for marker in ERROR_TEXT if marker in text], path
-            page.screenshot(path=str(SCREENSHOTS / f"{path or 'executive'}.png"), full_page=True)
-        browser.close()
-    assert len(seen) == 24  # 20 dashboard cards and 4 on the health page
-    assert len(list(SCREENSHOTS.glob("*.png"))) == 5
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+# Settled: the script run is over (Streamlit's running indicator is gone), no element is still a
+# loading skeleton (charts and tables load their code lazily), every chart has drawn a group per
+# visible trace, and nothing has moved for a few polls (Streamlit sizes a chart to its column,
+# then Plotly redraws).
+SETTLED = """
+() => {
+  const app = document.querySelector('[data-testid="stApp"]');
+  if (!app || app.dataset.testScriptState !== 'notRunning') return false;
+  if (document.querySelector('[data-testid="stSkeleton"]')) return false;
+  if (!document.querySelector('[data-testid="stHeading"]')) return false;
+  const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
+  const graphs = charts.map(chart => chart.querySelector('.js-plotly-plot'));
+  const drawn = gd => gd && gd._fullLayout && gd.querySelector('.main-svg')
+    && gd.querySelectorAll('.main-svg g.trace').length
+       >= gd._fullData.filter(trace => trace.visible === true).length;
+  if (!graphs.every(drawn)) return false;
+  const main = document.querySelector('[data-testid="stMain"]');
+  const signature = JSON.stringify([
+    main ? main.scrollHeight : 0,
+    graphs.map(gd => [gd._fullLayout.width, gd._fullLayout.height,
+                      [...gd.querySelectorAll('.point, .js-line')].length]),
+  ]);
+  if (window.__settledSignature === signature) window.__settledPolls += 1;
+  else { window.__settledSignature = signature; window.__settledPolls = 0; }
+  return window.__settledPolls >= 3;
+}
+"""
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One page, loaded and settled in its own tab at one width."""
+
+    name: str  # PAGE_CARDS key
+    width: int
+    page: object  # playwright.sync_api.Page
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} page at {self.width} px"
+
+
+def settle(page: object) -> None:
+    page.wait_for_function(SETTLED, timeout=LOAD_TIMEOUT_MS, polling=250)
+
+
+@pytest.fixture(
+    scope="module",
+    params=[(name, width) for name in PAGE_CARDS for width in WIDTHS],
+    ids=lambda param: f"{param[0]}-{param[1]}",
+)
+def visit(request: pytest.FixtureRequest, server: str, browser: object) -> Iterator[Visit]:
+    """Each page at each width, loaded once for all the checks on it (pytest groups the tests
+    by this module-scoped parameter, so one tab is open at a time), with its screenshot taken
+    before any check, so a failing page still leaves its picture.
+
+    Streamlit scrolls inside its main block, not the document, so a full-page screenshot shows
+    only the viewport: the viewport is made as tall as the content instead.
+    """
+    name, width = request.param
+    page = browser.new_page(viewport={"width": width, "height": 1000})
+    try:
+        page.goto(f"{server}/{'' if name == 'executive' else name}")
+        try:
+            settle(page)
+            height = page.evaluate(
+                "() => document.querySelector('[data-testid=\"stMain\"]').scrollHeight"
+            )
+            page.set_viewport_size({"width": width, "height": max(1000, height)})
+            settle(page)
+        finally:  # a page that never settles leaves its picture too
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
+        yield Visit(name, width, page)
+    finally:
+        page.close()
+
+
+def test_every_card_title_is_shown(visit: Visit) -> None:
+    """Every card of PAGE_CARDS has its title on the page (a card that errors or vanishes)."""
+    text = visit.page.inner_text("body")
+    missing = [title for title in PAGE_CARDS[visit.name] if title not in text]
+    assert not missing, f"{visit.label}: card titles not shown: {missing}"
+
+
+def test_no_error_or_missing_value_text(visit: Visit) -> None:
+    """No error, stack trace or missing value (nan, None, $nan) in what the reader sees.
+
+    Read: the page's visible text, every chart's SVG text (tick labels, axis titles, legends),
+    and the tables' cells. st.dataframe draws its cells on a canvas, so they are not in the
+    page's text; the grid keeps a hidden accessibility table of the cells it has drawn, which is
+    read instead: only the rows and columns in view (a wide table shows more columns at 1920 px
+    than at 1280). It leaves a null cell empty where the canvas shows a grey "None", so nulls in
+    tables are not caught here (tests/test_app.py checks the frames behind the tables).
+    """
+    text = visit.page.inner_text("body")
+    chart_text = visit.page.evaluate(
+        "() => [...document.querySelectorAll('.js-plotly-plot .main-svg text')]"
+        ".map(node => node.textContent).join('\\n')"
+    )
+    table_cells = visit.page.evaluate(
+        "() => [...document.querySelectorAll('[data-testid=\"stDataFrame\"] table td')]"
+        ".map(node => node.textContent).join('\\n')"
+    )
+    found = []
+    sources = (("page text", text), ("chart text", chart_text), ("table cell", table_cells))
+    for where, content in sources:
+        for line in content.splitlines():
+            if BAD_WORDS.search(line) or any(phrase in line for phrase in BAD_PHRASES):
+                found.append(f"{where}: {line.strip()[:160]!r}")
+    assert not found, f"{visit.label} shows error or missing-value text:\n" + "\n".join(found)
+
+
+# For each chart (in page order, named by the card title above it), per visible trace: the data
+# points, and those Plotly drew. A data point counts when both coordinates are present (a null
+# value is no point). Drawn means, in the plot's own pixel frame (0..axis length, 1 px slack):
+# - bar: its `g.point > path` has a `d` other than Plotly's "M0,0Z" placeholder, with finite
+#   coordinates, and its middle along the category axis inside the plot area. Plotly gives a bar
+#   of value 0 a zero-height path at its category, so it counts: the check is that the category
+#   has a place on the axis, not that the bar has a visible height;
+# - scatter with markers: its `path.point` has a finite translate() inside the plot area (Plotly
+#   removes the marker of a point it cannot place);
+# - scatter with lines only (no per-point element): the point's calcdata position through the
+#   axes (x.c2p, y.c2p) is finite and inside the plot area.
+# Grouped bars are one trace each, checked each on its own. A bar of a null value is no data point,
+# though Plotly may draw a flat placeholder for it: elements drawn beyond the data are not counted.
+# Any other trace type is reported, so the check is extended rather than silently skipped.
+DRAWN_POINTS = """
+() => {
+  const present = value => value !== null && value !== undefined && value !== ''
+    && !(typeof value === 'number' && Number.isNaN(value));
+  const inside = (value, length) => Number.isFinite(value) && value >= -1 && value <= length + 1;
+  // the data index Plotly bound to a drawn element (its calcdata entry), else its order
+  const dataIndex = (node, j) => (node.__data__ && node.__data__.i !== undefined
+                                  ? node.__data__.i : j);
+  const headings = [...document.querySelectorAll('[data-testid="stHeading"]')];
+  const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
+  return charts.map((chart, chartIndex) => {
+    const title = headings
+      .filter(h => h.compareDocumentPosition(chart) & Node.DOCUMENT_POSITION_FOLLOWING)
+      .map(h => h.innerText.trim()).pop() || '';
+    const gd = chart.querySelector('.js-plotly-plot');
+    if (!gd || !gd._fullData) return {chart: chartIndex, title, error: 'no Plotly graph'};
+    const layout = gd._fullLayout;
+    const drawn = new Map();  // trace index -> Set of drawn data indices
+    const problems = [];
+    for (const group of gd.querySelectorAll('.cartesianlayer g.trace')) {
+      const calc = group.__data__;
+      const trace = calc && calc[0] && calc[0].trace;
+      if (!trace) continue;
+      const plot = layout._plots[trace.xaxis + trace.yaxis];
+      const xa = plot.xaxis, ya = plot.yaxis;
+      const seen = drawn.get(trace.index) || new Set();
+      drawn.set(trace.index, seen);
+      if (trace.type === 'bar') {
+        const across = trace.orientation === 'h' ? ya._length : xa._length;
+        group.querySelectorAll('g.point').forEach((point, j) => {
+          const path = point.querySelector('path');
+          const d = path ? path.getAttribute('d') || '' : '';
+          const numbers = (d.match(/-?[0-9.]+(?:e[-+]?[0-9]+)?/gi) || []).map(Number);
+          if (!d || d === 'M0,0Z' || d.includes('NaN') || !numbers.length
+              || !numbers.every(Number.isFinite)) return;
+          const box = path.getBBox();
+          const middle = trace.orientation === 'h' ? box.y + box.height / 2
+                                                   : box.x + box.width / 2;
+          if (inside(middle, across)) seen.add(dataIndex(point, j));
+        });
+      } else if (trace.type === 'scatter' && (trace.mode || '').includes('markers')) {
+        group.querySelectorAll('path.point').forEach((point, j) => {
+          const transform = point.getAttribute('transform') || '';
+          const match = /translate\\(([^,]+),([^)]+)\\)/.exec(transform);
+          if (match && inside(Number(match[1]), xa._length)
+              && inside(Number(match[2]), ya._length)) seen.add(dataIndex(point, j));
+        });
+      } else if (trace.type === 'scatter' && (trace.mode || '').includes('lines')) {
+        calc.forEach((entry, j) => {
+          if (inside(xa.c2p(entry.x), xa._length) && inside(ya.c2p(entry.y), ya._length)) {
+            seen.add(entry.i !== undefined ? entry.i : j);
+          }
+        });
+      } else {
+        problems.push(`trace ${trace.index} is a ${trace.type} (mode ${trace.mode}): ` +
+                      'this check does not know how Plotly draws it');
+      }
+    }
+    const traces = gd._fullData.filter(trace => trace.visible === true).map(trace => {
+      const xs = trace.x || [], ys = trace.y || [];
+      const expected = [];
+      for (let i = 0; i < trace._length; i += 1) {
+        if (present(xs[i]) && present(ys[i])) expected.push(i);
+      }
+      const seen = drawn.get(trace.index) || new Set();
+      const where = trace.type === 'bar' && trace.orientation === 'h' ? ys : xs;
+      return {
+        index: trace.index, name: trace.name || '', type: trace.type, mode: trace.mode || null,
+        expected: expected.length, drawn: expected.filter(i => seen.has(i)).length,
+        missing: expected.filter(i => !seen.has(i)).map(i => String(where[i])),
+      };
+    });
+    return {
+      chart: chartIndex, title, problems, traces,
+      xaxis: layout.xaxis ? layout.xaxis.type : null,
+      yaxis: layout.yaxis ? layout.yaxis.type : null,
+    };
+  });
+}
+"""
+
+
+def test_every_chart_draws_all_its_points(visit: Visit) -> None:
+    """Every data point of every chart is drawn where its axis places it.
+
+    Plotly guesses an axis type from the values: categories such as "0", "1", "2-3", "10+"
+    make a numeric axis on which "2-3" has no place, and those bars vanish without an error.
+    Counting the figure's points against the SVG Plotly drew catches any such drop.
+    """
+    charts = visit.page.evaluate(DRAWN_POINTS)
+    failures = []
+    for chart in charts:
+        where = f"chart {chart['chart'] + 1} {chart['title']!r}"
+        if chart.get("error"):
+            failures.append(f"{where}: {chart['error']}")
+            continue
+        failures += [f"{where}: {problem}" for problem in chart["problems"]]
+        axes = f"x axis {chart['xaxis']}, y axis {chart['yaxis']}"
+        for trace in chart["traces"]:
+            if trace["drawn"] == trace["expected"]:
+                continue
+            missing = trace["missing"]
+            shown = ", ".join(missing[:10]) + (
+                f" and {len(missing) - 10} more" if missing[10:] else ""
+            )
+            failures.append(
+                f"{where}, trace {trace['index']} {trace['name']!r} ({trace['type']}): "
+                f"{trace['expected']} data points, {trace['drawn']} drawn"
+                + (f"; not drawn: {shown}" if missing else "")
+                + f" ({axes})"
+            )
+    assert not failures, f"{visit.label}: points missing from charts:\n" + "\n".join(failures)
+
+
+def test_headline_figures_are_not_cut_off(visit: Visit) -> None:
+    """Each st.metric value shows whole: no element inside it is wider than its box.
+
+    Streamlit ellipsizes a metric value too wide for its column ("$613,988…"): the reader sees
+    a wrong number. The overflowing element is the value's inner markdown block, so all of the
+    value's elements are measured, not only the outer one.
+    """
+    cut = visit.page.evaluate(
+        """() => [...document.querySelectorAll('[data-testid="stMetricValue"]')]
+        .filter(value => [value, ...value.querySelectorAll('*')]
+          .some(node => getComputedStyle(node).overflowX !== 'visible'
+                        && node.scrollWidth > node.clientWidth + 1))
+        .map(value => {
+          const box = value.querySelector('.stMarkdownEllipsis') || value;
+          const label = value.closest('[data-testid="stMetric"]')
+            ?.querySelector('[data-testid="stMetricLabel"]')?.innerText.trim();
+          return `${label}: ${value.innerText.trim()} needs ${box.scrollWidth} px, ` +
+                 `has ${box.clientWidth} px`;
+        })"""
+    )
+    assert not cut, f"{visit.label}: headline figures cut off:\n" + "\n".join(cut)
