@@ -281,7 +281,7 @@ def instrumented(clock: Clock) -> Iterator[None]:
         (data, "warehouse_path", clock.wrap("settings", data.warehouse_path)),
         *[
             (charts, name, clock.wrap("figures", getattr(charts, name)))
-            for name in ("line", "bars", "bubbles")
+            for name in ("monthly_trend", "bars", "bubbles")
         ],
     ]
     originals = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]

@@ -48,29 +48,30 @@ def _style(
 def monthly_trend(frame: pd.DataFrame, partial_to: str | None) -> go.Figure:
     """Revenue per month; with `partial_to` (the as-of day, which does not end its month) the
     last month is drawn apart: a dotted segment to a hollow marker, named in the legend."""
+    # months as category labels: a date axis over one month zooms into milliseconds
+    frame = frame.assign(month=frame.month_start.dt.strftime("%b %Y"))
     complete = frame if partial_to is None else frame.iloc[:-1]
     figure = go.Figure()
     figure.add_scatter(
-        x=complete.month_start,
+        x=complete.month,
         y=complete.revenue,
         mode="lines+markers",
         name="Complete months",
-        hovertemplate=f"%{{x|%b %Y}}<br>%{{y:{MONEY}}}<extra></extra>",
+        hovertemplate=f"%{{x}}<br>%{{y:{MONEY}}}<extra></extra>",
     )
     if partial_to is not None:
         tail = frame.iloc[-2:] if len(complete) else frame.iloc[-1:]
         figure.add_scatter(
-            x=tail.month_start,
+            x=tail.month,
             y=tail.revenue,
             mode="lines+markers",
             name=f"Partial month (to {partial_to})",
             line={"dash": "dot"},
             marker={"symbol": ["circle", "circle-open"][-len(tail) :], "size": 10},
-            hovertemplate=f"%{{x|%b %Y}} (partial)<br>%{{y:{MONEY}}}<extra></extra>",
+            hovertemplate=f"%{{x}} (partial)<br>%{{y:{MONEY}}}<extra></extra>",
         )
-    figure.update_xaxes(dtick="M1", tickformat="%b %Y")
     figure.update_layout(legend={"orientation": "h", "y": 1.12})
-    return _style(figure, "Month", "Revenue", "y")
+    return _style(figure, "Month", "Revenue", "y", "x")
 
 
 @st.cache_resource(show_spinner=False, max_entries=256)

@@ -9,6 +9,8 @@ for the dashboard: it builds another file and renames it into place.
 
 from __future__ import annotations
 
+import functools
+import os
 import threading
 from pathlib import Path
 
@@ -28,6 +30,14 @@ _attached: dict[str, object] = {"version": None, "connection": None}
 
 
 def warehouse_path() -> Path:
+    """The published file's path; settings are parsed once per distinct environment (every
+    query asks, and parsing them costs milliseconds)."""
+    environment = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("LAKEHOUSE_")))
+    return _warehouse_path(environment, Path.cwd())
+
+
+@functools.lru_cache(maxsize=16)
+def _warehouse_path(environment: tuple[tuple[str, str], ...], cwd: Path) -> Path:
     return load_settings().warehouse_path
 
 

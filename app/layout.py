@@ -296,7 +296,9 @@ def table(frame: pd.DataFrame, name: str, labels: dict[str, str] | None = None) 
     )
     st.download_button(
         "Download CSV",
-        csv_safe(frame).to_csv(index=False),
+        lambda: csv_safe(frame).to_csv(index=False),  # written on click, not on every rerun
         file_name=f"{name}.csv",
+        mime="text/csv",
         key=f"csv-{name}",
+        on_click="ignore",
     )

@@ -75,7 +75,10 @@ def record(flow: object, flow_run: object, state: object) -> None:
             "state": state.name,  # type: ignore[attr-defined]
             "started_at": started.astimezone(UTC).isoformat() if started else "",
             "finished_at": datetime.now(UTC).isoformat(),
-            "parameters": {key: str(value) for key, value in parameters.items()},
+            # the parameters the run was given (unset ones follow the settings)
+            "parameters": {
+                key: str(value) for key, value in parameters.items() if value is not None
+            },
             **asdict(noted),
             "reason": "" if state.is_completed() else reason_of(state),  # type: ignore[attr-defined]
         }
