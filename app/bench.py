@@ -462,15 +462,16 @@ def report(
             lines.append(f"| {name} | {' | '.join(cells)} |")
         lines += [
             "",
-            "- first visit: headless Chromium, a fresh `streamlit run` per visit (cold caches, the "
-            "app's modules imported by the visit's script run) and a fresh browser context (the "
+            "- first visit: headless Chromium, a fresh server per visit started as `lakehouse "
+            "serve` starts it (`python -m app.serve`: the pages' modules imported before it "
+            "listens; every cache cold) and a fresh browser context (the "
             "frontend downloaded), from the request to every card title, chart and table drawn "
             "with Streamlit's script state back to not running. It adds up as frontend = from "
             "the navigation's start to the websocket connected (HTML, Streamlit's JavaScript, "
             "the session); server script = the script run timed inside the server (the "
-            "outermost `StreamlitPage.run`: on a fresh server the app's imports, the DuckDB "
-            "attach, the queries, the figures, the elements); browser render = the rest (the "
-            "browser receiving and drawing the page: Plotly's and the data grid's JavaScript, "
+            "outermost `StreamlitPage.run`: on a fresh server the pages' first compile, the "
+            "DuckDB attach, the queries, the figures, the elements); browser render = the rest "
+            "(the browser receiving and drawing the page: Plotly's and the data grid's JavaScript, "
             "the charts, the tables).",
             "- filter change: one option of the page's multiselect deselected (Executive: the "
             "date range's start a year later) from the click that commits it to the rerun's end, "

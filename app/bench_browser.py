@@ -135,9 +135,10 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-# `python -m streamlit`, with each script run timed in the server and appended to the file
-# named by the first argument, in ms: Streamlit runs the entry script (app/streamlit_app.py) as
-# a page, which runs the chosen page, so the outermost `StreamlitPage.run` is the whole run.
+# `python -m app.serve` (`lakehouse serve`: the pages' modules imported before it listens),
+# with each script run timed in the server and appended to the file named by the first
+# argument, in ms: Streamlit runs the entry script (app/streamlit_app.py) as a page, which runs
+# the chosen page, so the outermost `StreamlitPage.run` is the whole run.
 TIMED_SERVER = r"""
 import sys, threading, time
 from streamlit.navigation.page import StreamlitPage
@@ -154,6 +155,8 @@ def run(self):
             with open(log, "a") as out:
                 out.write(f"{(time.perf_counter() - began) * 1000}\n")
 StreamlitPage.run = run
+from app.serve import warm_up
+warm_up()  # as `lakehouse serve` (app/serve.py) does before it listens
 from streamlit.web.cli import main
 main(prog_name="streamlit")
 """

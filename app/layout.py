@@ -158,7 +158,7 @@ def chart(
     if not has_data(frame, values):
         st.info(NO_DATA)
         return
-    st.plotly_chart(figure(frame, *args), key=None)
+    st.plotly_chart(figure(frame, *args))
 
 
 # --- tables ---------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import date, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -40,7 +39,6 @@ DaysOption = Annotated[int | None, typer.Option(help="Days to simulate [LAKEHOUS
 StartOption = Annotated[
     datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First day [LAKEHOUSE_START_DATE]")
 ]
-APP_ENTRYPOINT = Path(__file__).resolve().parents[1] / "app" / "streamlit_app.py"
 
 
 def _settings_or_exit(**overrides: object) -> Settings:
@@ -394,9 +392,7 @@ def serve(
     command = [
         sys.executable,
         "-m",
-        "streamlit",
-        "run",
-        str(APP_ENTRYPOINT),
+        "app.serve",  # streamlit run, the pages' modules imported before the first visit
         "--server.port",
         str(port),
         "--server.address",

@@ -58,16 +58,15 @@ def browser_path() -> str:
 
 @pytest.fixture(scope="module")
 def server(built: Built) -> Iterator[str]:
-    """One `streamlit run` for the module, on the session build's warehouse."""
+    """One server for the module, started as `lakehouse serve` starts it, on the session
+    build's warehouse."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     command = [
         sys.executable,
         "-m",
-        "streamlit",
-        "run",
-        str(REPO / "app" / "streamlit_app.py"),
+        "app.serve",
         "--server.port",
         str(port),
         "--server.address",

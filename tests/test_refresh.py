@@ -34,9 +34,7 @@ def start_app(environment: dict[str, str]) -> tuple[subprocess.Popen, str]:
         [
             sys.executable,
             "-m",
-            "streamlit",
-            "run",
-            str(REPO / "app" / "streamlit_app.py"),
+            "app.serve",  # as `lakehouse serve`
             "--server.port",
             str(port),
             "--server.address",
