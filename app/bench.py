@@ -414,9 +414,10 @@ def report(
         "- render: the page's script run by Streamlit (AppTest, in-process), p50; cached = every "
         "query a cache hit. Its parts: figures = building the Plotly figures (app.charts); "
         "plotly_chart = `st.plotly_chart` validating and serialising them; tables = "
-        "`st.dataframe` and the CSV built for its download button; cache hits = `app.data.query` "
-        "on a warm cache (the file stat, `st.cache_data` hashing the arguments and returning a "
-        "copy of the frame); settings = `load_settings()` behind each query's warehouse path; "
+        "`st.dataframe` and its download button (the CSV is written on click); cache hits = "
+        "`app.data.query` on a warm cache (the file stat, `st.cache_data` hashing the arguments "
+        "and returning a copy of the frame); settings = the warehouse path behind each query "
+        "(settings parsed once per environment); "
         "rest = the page's other Streamlit elements (titles, metrics, captions, widgets) and "
         "code. Each part excludes the parts it calls.",
     ]

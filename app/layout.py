@@ -270,7 +270,7 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy for display: missing text as —, ISO timestamps as 2026-11-29 09:41:13 UTC."""
     shown = frame.copy()
     for name in shown.columns:
-        if shown[name].dtype == object:
+        if shown[name].dtype == object or pd.api.types.is_string_dtype(shown[name]):
             text = shown[name].astype("string")
             text = text.str.replace(ISO_TIMESTAMP, r"\1 \2 UTC", regex=True)
             shown[name] = text.fillna(MISSING)

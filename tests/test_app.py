@@ -116,7 +116,7 @@ def close(left: list, right: list) -> bool:
     )
 
 
-UNREADABLE = re.compile(r"\b(nan|NaN|None|NaT|null)\b|\$nan|Traceback")
+UNREADABLE = re.compile(r"\b(?:nan|NaN|None|NaT|null)\b|\$nan|Traceback")
 
 
 def assert_readable(app: AppTest) -> None:
@@ -131,6 +131,9 @@ def assert_readable(app: AppTest) -> None:
     for frame in (element.value for element in app.dataframe):
         text = frame.select_dtypes(exclude="number")
         assert not text.isna().any().any(), frame
+        for column in text.columns:
+            leaked = text[column].astype(str).str.contains(UNREADABLE)
+            assert not leaked.any(), (column, text[column][leaked].tolist())
     for element in app.get("plotly_chart"):
         spec = json.loads(element.proto.spec)
         for trace in spec["data"]:
@@ -460,8 +463,10 @@ def test_a_gate_failure_reaches_the_health_page_from_the_run_that_met_it(
     )
     assert ", must be > 10000000)" in app.error[0].value
     assert app.error[0].value.endswith("; the previous warehouse keeps serving")
+    assert_readable(app)
     runs = app.dataframe[0].value
     assert list(runs.state) == ["Failed", "Completed"]  # the first run, then this one
+    assert runs.started_at.str.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC").all()
     assert runs.rows_landed.iloc[1] > 0 and runs.rows_landed.iloc[0] == 0
     checks = app.dataframe[2].value
     failed = checks[checks.outcome == "FAILED"]

@@ -41,6 +41,7 @@ def every_page_renders(built: Built) -> None:
         assert len(app.metric) + len(app.subheader) >= 4, page
         assert_readable(app)
     health = render(built.environment, "pages/health.py")
+    assert_readable(health)
     assert [title.value for title in health.subheader] == PAGE_CARDS["health"]
 
 
