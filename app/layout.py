@@ -152,13 +152,18 @@ def has_data(frame: pd.DataFrame, values: list[str]) -> bool:
 
 
 def chart(
-    figure: Callable[..., go.Figure], frame: pd.DataFrame, values: list[str], *args: object
+    figure: Callable[..., go.Figure],
+    frame: pd.DataFrame,
+    values: list[str],
+    *args: object,
+    **options: object,
 ) -> None:
-    """A chart, or "No data for this range." instead of empty axes."""
+    """A chart of `frame` by `figure(frame, *args, **options)`, or "No data for this range."
+    instead of empty axes when none of its `values` columns holds a figure."""
     if not has_data(frame, values):
         st.info(NO_DATA)
         return
-    st.plotly_chart(figure(frame, *args))
+    st.plotly_chart(figure(frame, *args, **options))
 
 
 # --- tables ---------------------------------------------------------------------------------

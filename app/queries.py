@@ -186,7 +186,7 @@ def customers_by(column: str, selected: list[str], order: list[str]) -> pd.DataF
 
 def revenue_by_segment_at_order_time(selected: list[str], start: date, end: date) -> pd.DataFrame:
     """Revenue, orders and average order value per customer segment as it was when each order
-    was placed (segment_daily, from the SCD2 customer version valid at order time)."""
+    was placed (segment_daily: the SCD2 customer version valid at order time)."""
     frame = query(
         f"""
         select customer_segment, sum(revenue_orders) as orders, sum(revenue) as revenue,

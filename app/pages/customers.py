@@ -47,9 +47,7 @@ def body() -> None:
             "customers",
             "Lifetime value",
             "Customers",
-            False,
-            False,
-            True,
+            categorical=True,
         )
     with right:
         card("Customer segments by spend", NOW)
@@ -62,9 +60,7 @@ def body() -> None:
             "customers",
             "Spend segment",
             "Customers",
-            False,
-            False,
-            True,
+            categorical=True,
         )
 
     card("Top 20 customers", NOW)
@@ -80,9 +76,7 @@ def body() -> None:
         "customers",
         "Revenue orders per customer",
         "Customers",
-        False,
-        False,
-        True,
+        categorical=True,
     )
 
     card("Revenue by segment at order time", f"{in_range(start, end)} Revenue of {AT_ORDER_TIME}.")
@@ -95,9 +89,8 @@ def body() -> None:
         "revenue",
         "Segment at order time",
         "Revenue",
-        True,
-        False,
-        True,
+        money=True,
+        categorical=True,
     )
     table(
         segments, "revenue_by_segment_at_order_time", {"customer_segment": "Segment at order time"}

@@ -63,7 +63,17 @@ def body() -> None:
 
     card("Top 5 categories by revenue", in_range(start, end))
     top = queries.top_categories(start, end)
-    chart(charts.bars, top, ["revenue"], "category", "revenue", "Category", "Revenue", True, True)
+    chart(
+        charts.bars,
+        top,
+        ["revenue"],
+        "category",
+        "revenue",
+        "Category",
+        "Revenue",
+        money=True,
+        horizontal=True,
+    )
 
 
 body()

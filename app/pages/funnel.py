@@ -50,9 +50,7 @@ def body() -> None:
             "events",
             "Event type",
             "Events",
-            False,
-            False,
-            True,
+            categorical=True,
         )
     with right:
         card("Device type performance", in_range(start, end))
