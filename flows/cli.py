@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from flows.infra import ArchiveClass
 from flows.settings import (
     Settings,
     SettingsError,
@@ -376,6 +377,59 @@ def doctor() -> None:
         typer.echo(f"error: {summary}", err=True)
         raise typer.Exit(EXIT_FAILED)
     typer.echo(f"all {len(checks)} checks passed")
+
+
+infra = typer.Typer(no_args_is_help=True, help="The storage the lakehouse runs on.")
+app.add_typer(infra, name="infra")
+
+
+@infra.command()
+def provision(
+    bucket: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--bucket",
+            help="Another bucket to provision the same way (repeatable); the lake's and the "
+            "landing zone's come from LAKEHOUSE_LAKE_ROOT and LAKEHOUSE_LANDING_ROOT",
+        ),
+    ] = None,
+    kms_key_id: Annotated[
+        str | None,
+        typer.Option(help="Default encryption SSE-KMS with this key instead of SSE-S3 (AES256)"),
+    ] = None,
+    archive_class: Annotated[
+        ArchiveClass,
+        typer.Option(
+            help="Where raw partitions go after 90 days: GLACIER_IR (read as they are), or "
+            "GLACIER / DEEP_ARCHIVE (a restore before every read)"
+        ),
+    ] = "GLACIER_IR",
+) -> None:
+    """Create the project's S3 buckets and configure them; every setting is read back.
+
+    Versioning, default encryption, the public access block and lifecycle rules (raw partitions
+    tiered, quarantine expired, old versions and incomplete uploads removed). Idempotent: a
+    setting is written only when it differs, so a second run changes nothing.
+    """
+    settings = _settings_or_exit()
+    from flows.infra import ProvisionError, Request, plan_buckets, summary
+
+    try:
+        plans = plan_buckets(settings, bucket)
+    except ProvisionError as error:  # NothingToProvision, a bad --bucket name
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    request = Request(kms_key_id=kms_key_id, archive_class=archive_class)
+    endpoint = settings.s3_endpoint_url or f"AWS S3 ({settings.s3_region})"
+    outcomes = []
+    width = max(len(plan.name) for plan in plans)
+    with _command(settings, prefect=False):
+        from flows.infra import provision as provision_buckets
+
+        for outcome in provision_buckets(settings, plans, request):
+            outcomes.append(outcome)
+            typer.echo(outcome.line(width))
+    typer.echo(summary(outcomes, endpoint))
 
 
 @app.command()
