@@ -404,12 +404,20 @@ def provision(
             "GLACIER / DEEP_ARCHIVE (a restore before every read)"
         ),
     ] = "GLACIER_IR",
+    quarantine_expiry_days: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Expire quarantined records after this many days; 0: keep them (the default: "
+            "`lakehouse verify` counts a vanished quarantine partition as lost)",
+        ),
+    ] = 0,
 ) -> None:
     """Create the project's S3 buckets and configure them; every setting is read back.
 
     Versioning, default encryption, the public access block and lifecycle rules (raw partitions
-    tiered, quarantine expired, old versions and incomplete uploads removed). Idempotent: a
-    setting is written only when it differs, so a second run changes nothing.
+    tiered, old versions and incomplete uploads removed, quarantine expired when asked).
+    Idempotent: a setting is written only when it differs, so a second run changes nothing.
     """
     settings = _settings_or_exit()
     from flows.infra import ProvisionError, Request, plan_buckets, summary
@@ -419,7 +427,11 @@ def provision(
     except ProvisionError as error:  # NothingToProvision, a bad --bucket name
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    request = Request(kms_key_id=kms_key_id, archive_class=archive_class)
+    request = Request(
+        kms_key_id=kms_key_id,
+        archive_class=archive_class,
+        quarantine_expiry_days=quarantine_expiry_days,
+    )
     endpoint = settings.s3_endpoint_url or f"AWS S3 ({settings.s3_region})"
     outcomes = []
     width = max(len(plan.name) for plan in plans)

@@ -29,7 +29,6 @@ ArchiveClass = Literal["GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]
 RULE_PREFIX = "lakehouse-"  # lifecycle rules with other IDs belong to someone else: kept
 INFREQUENT_AFTER_DAYS = 30
 ARCHIVE_AFTER_DAYS = 90
-QUARANTINE_EXPIRES_DAYS = 30
 NONCURRENT_EXPIRES_DAYS = 30
 INCOMPLETE_UPLOADS_DAYS = 7
 PUBLIC_ACCESS_FLAGS = (
@@ -102,6 +101,11 @@ class Request:
 
     kms_key_id: str | None = None
     archive_class: ArchiveClass = "GLACIER_IR"
+    # 0: quarantined records are kept. The lake's manifests record every quarantine partition
+    # and `lakehouse verify` / prepare-lake treat a vanished one as lost (and ingest its days
+    # again), so expiring them is a choice for a lake whose verify is not run on old days
+    # (docs/decisions/014).
+    quarantine_expiry_days: int = 0
 
 
 def _split(uri: str) -> tuple[str, str]:
@@ -155,7 +159,7 @@ def provision(
             yield _versioning(client, plan.name)
             yield _encryption(client, plan.name, request.kms_key_id)
             yield _public_access_block(client, plan.name)
-            yield from _lifecycle(client, plan, request.archive_class)
+            yield from _lifecycle(client, plan, request)
         except ProvisionError:
             raise
         except Exception as error:
@@ -383,7 +387,7 @@ class LifecycleRule:
     detail: str
 
 
-def lifecycle_rules(plan: BucketPlan, archive_class: ArchiveClass) -> list[LifecycleRule]:
+def lifecycle_rules(plan: BucketPlan, request: Request) -> list[LifecycleRule]:
     """The rules a bucket gets: the lake's zones where the lake lives, versions and uploads
     everywhere.
 
@@ -395,6 +399,7 @@ def lifecycle_rules(plan: BucketPlan, archive_class: ArchiveClass) -> list[Lifec
     from flows.lake import ZONES  # the lake's prefixes: raw/<source>/…, quarantine/<source>/…
 
     raw_zone, quarantine_zone = ZONES
+    archive_class = request.archive_class
     rules = []
     if plan.lake_prefix is not None:
         base = f"{plan.lake_prefix}/" if plan.lake_prefix else ""
@@ -416,17 +421,17 @@ def lifecycle_rules(plan: BucketPlan, archive_class: ArchiveClass) -> list[Lifec
                 f"{ARCHIVE_AFTER_DAYS} d",
             )
         )
+    if plan.lake_prefix is not None and request.quarantine_expiry_days:
+        days = request.quarantine_expiry_days
         expiry = {
             "ID": f"{RULE_PREFIX}quarantine-expiry",
             "Status": "Enabled",
             "Filter": {"Prefix": quarantine},
-            "Expiration": {"Days": QUARANTINE_EXPIRES_DAYS},
+            "Expiration": {"Days": days},
         }
         rules.append(
             LifecycleRule(
-                "lifecycle quarantine expiry",
-                expiry,
-                f"{quarantine}: expires after {QUARANTINE_EXPIRES_DAYS} d",
+                "lifecycle quarantine expiry", expiry, f"{quarantine}: expires after {days} d"
             )
         )
     versions = {
@@ -487,7 +492,7 @@ def canonical_rule(rule: dict[str, Any]) -> dict[str, Any]:
     return canonical
 
 
-def _lifecycle(client: Any, plan: BucketPlan, archive_class: ArchiveClass) -> Iterator[Outcome]:
+def _lifecycle(client: Any, plan: BucketPlan, request: Request) -> Iterator[Outcome]:
     """Put the project's lifecycle rules next to any others, only when they differ.
 
     A whole configuration is one PUT. When the endpoint refuses it by a not-implemented code,
@@ -497,7 +502,7 @@ def _lifecycle(client: Any, plan: BucketPlan, archive_class: ArchiveClass) -> It
     from botocore.exceptions import ClientError
 
     bucket = plan.name
-    wanted = lifecycle_rules(plan, archive_class)
+    wanted = lifecycle_rules(plan, request)
     try:
         current = _read_lifecycle(client, bucket)
     except ClientError as error:

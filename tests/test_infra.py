@@ -16,7 +16,7 @@ from unittest import mock
 import duckdb
 import pytest
 
-from flows.infra import BucketPlan, provision
+from flows.infra import BucketPlan, Request, provision
 from flows.settings import load_settings
 from flows.warehouse import run_dbt
 from tests.cli import Workspace
@@ -109,7 +109,7 @@ def test_provision_applies_every_setting_and_a_second_run_changes_nothing(
 
     assert first.returncode == 0, first.stdout + first.stderr
     done = statuses(first)
-    assert len(first.stdout.splitlines()) == 8 + 6 + 6 + 1
+    assert len(first.stdout.splitlines()) == 7 + 6 + 6 + 1
     assert {done[(bucket, "bucket")] for bucket in (lake, landing)} == {"created"}
     assert done[(extra, "bucket")] == "already set"
     assert done[(extra, "versioning")] == "changed"
@@ -137,9 +137,7 @@ def test_provision_applies_every_setting_and_a_second_run_changes_nothing(
         {"Days": 30, "StorageClass": "STANDARD_IA"},
         {"Days": 90, "StorageClass": "GLACIER_IR"},
     ]
-    quarantine = lake_rules["lakehouse-quarantine-expiry"]
-    assert quarantine["Filter"] == {"Prefix": "lake/quarantine/"}
-    assert quarantine["Expiration"] == {"Days": 30}
+    assert "lakehouse-quarantine-expiry" not in lake_rules  # kept unless asked (decision 014)
     # the zone rules only where the lake is; someone else's rule kept
     assert set(rules_by_id(client, landing)) == {
         "lakehouse-noncurrent-versions",
@@ -167,7 +165,13 @@ def test_a_kms_key_another_region_and_an_archive_class(s3: S3Endpoint, tmp_path:
     )
 
     result = provision_command(
-        workspace, "--kms-key-id", "alias/lakehouse", "--archive-class", "GLACIER"
+        workspace,
+        "--kms-key-id",
+        "alias/lakehouse",
+        "--archive-class",
+        "GLACIER",
+        "--quarantine-expiry-days",
+        "45",
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
@@ -185,12 +189,14 @@ def test_a_kms_key_another_region_and_an_archive_class(s3: S3Endpoint, tmp_path:
     tiering = rules_by_id(client, lake)["lakehouse-raw-tiering"]
     assert tiering["Filter"] == {"Prefix": "raw/"}
     assert tiering["Transitions"][-1] == {"Days": 90, "StorageClass": "GLACIER"}
-    assert rules_by_id(client, lake)["lakehouse-quarantine-expiry"]["Filter"] == {
-        "Prefix": "quarantine/"
-    }
+    quarantine = rules_by_id(client, lake)["lakehouse-quarantine-expiry"]
+    assert quarantine["Filter"] == {"Prefix": "quarantine/"}
+    assert quarantine["Expiration"] == {"Days": 45}
 
     # back to SSE-S3: the one setting that differs is changed, the rest left alone
-    again = provision_command(workspace, "--archive-class", "GLACIER")
+    again = provision_command(
+        workspace, "--archive-class", "GLACIER", "--quarantine-expiry-days", "45"
+    )
     done = statuses(again)
     assert done.pop((lake, "encryption")) == "changed"
     assert set(done.values()) == {"already set"}
@@ -286,8 +292,9 @@ def test_what_an_endpoint_does_not_implement_is_reported_not_failed(s3: S3Endpoi
     client = MinioLike(s3.client())
     plans = [BucketPlan(bucket, "")]
 
-    first = {outcome.setting: outcome for outcome in provision(settings, plans, client=client)}
-    second = {outcome.setting: outcome for outcome in provision(settings, plans, client=client)}
+    request = Request(quarantine_expiry_days=30)
+    first = {o.setting: o for o in provision(settings, plans, request, client=client)}
+    second = {o.setting: o for o in provision(settings, plans, request, client=client)}
 
     assert {setting: outcome.status for setting, outcome in first.items()} == {
         "bucket": "created",
