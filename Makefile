@@ -12,7 +12,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run serve generate deploy worker doctor test lint bench docs clean
+.PHONY: help install run serve generate deploy worker doctor test lint bench docs clean up down
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,6 +45,17 @@ deploy: $(INSTALLED)  ## register the daily, backfill and full-refresh deploymen
 
 worker: $(INSTALLED)  ## a process worker that runs the deployments' flow runs here
 	$(BIN)/prefect worker start --pool lakehouse --type process
+
+# The stack in docker compose (README "Run the stack with docker compose"): infra/.env, else
+# infra/.env.example (local development credentials only).
+COMPOSE_ENV_FILE ?= $(if $(wildcard infra/.env),infra/.env,infra/.env.example)
+COMPOSE := docker compose -f infra/docker-compose.yml --env-file $(COMPOSE_ENV_FILE)
+
+up:  ## start MinIO, Prefect (server, deployments, worker) and the dashboard in docker compose
+	$(COMPOSE) up -d --build
+
+down:  ## stop the compose stack (the named volumes, i.e. the data, are kept)
+	$(COMPOSE) down
 
 doctor: $(INSTALLED)  ## check settings, lake, httpfs, sources and Prefect; say how to fix
 	$(BIN)/lakehouse doctor

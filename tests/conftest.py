@@ -237,3 +237,35 @@ def completed(prefect_api: PrefectServer, tmp_path_factory: pytest.TempPathFacto
     result = workspace.run("run")
     assert result.returncode == 0, result.stdout + result.stderr
     return workspace
+
+
+ARTEFACTS = REPO / "test-output"  # CI uploads it (.github/workflows/ci.yml)
+BUILT_SETTINGS = pytest.StashKey[Settings]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """Remember the session build's settings (its files are in a temp dir) for the end."""
+    built = (getattr(item, "funcargs", None) or {}).get("built")
+    if isinstance(built, Built):
+        item.config.stash[BUILT_SETTINGS] = built.settings
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Keep the session build's dbt artefacts and gate results where CI uploads them:
+    test-output/dbt/ (run_results.json, manifest.json) and test-output/gate/ (quality_gate.json).
+    """
+    import shutil
+
+    settings = session.config.stash.get(BUILT_SETTINGS, None)
+    if settings is None:  # no test used the session build (in this xdist worker)
+        return
+    target = settings.build_path.parent / "dbt-target"
+    for source, folder in (
+        (target / "run_results.json", "dbt"),
+        (target / "manifest.json", "dbt"),
+        (settings.run_state_dir / "quality_gate.json", "gate"),
+    ):
+        if source.is_file():
+            (ARTEFACTS / folder).mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, ARTEFACTS / folder / source.name)
