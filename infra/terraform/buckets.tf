@@ -98,16 +98,22 @@ resource "aws_s3_bucket_lifecycle_configuration" "raw" {
     }
   }
 
-  rule {
-    id     = "quarantine-expiry"
-    status = "Enabled"
+  # Only when asked: the lake's manifests record quarantine partitions, and verify counts a
+  # vanished one as lost (docs/decisions/014).
+  dynamic "rule" {
+    for_each = var.quarantine_expiration_days > 0 ? [var.quarantine_expiration_days] : []
 
-    filter {
-      prefix = "${var.lake_prefix}/quarantine/"
-    }
+    content {
+      id     = "quarantine-expiry"
+      status = "Enabled"
 
-    expiration {
-      days = var.quarantine_expiration_days
+      filter {
+        prefix = "${var.lake_prefix}/quarantine/"
+      }
+
+      expiration {
+        days = rule.value
+      }
     }
   }
 

@@ -99,13 +99,13 @@ variable "raw_archive_storage_class" {
 }
 
 variable "quarantine_expiration_days" {
-  description = "Days after which quarantined records (<lake_prefix>/quarantine/) expire."
+  description = "Days after which quarantined records (<lake_prefix>/quarantine/) expire; 0 keeps them (lakehouse verify counts a vanished quarantine partition as lost)."
   type        = number
-  default     = 90
+  default     = 0
 
   validation {
-    condition     = var.quarantine_expiration_days > 0 && floor(var.quarantine_expiration_days) == var.quarantine_expiration_days
-    error_message = "quarantine_expiration_days must be a whole number > 0."
+    condition     = var.quarantine_expiration_days >= 0 && floor(var.quarantine_expiration_days) == var.quarantine_expiration_days
+    error_message = "quarantine_expiration_days must be a whole number >= 0 (0: kept)."
   }
 }
 
