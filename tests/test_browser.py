@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,10 +57,9 @@ def browser_path() -> str:
     return path
 
 
-@pytest.fixture(scope="module")
-def server(built: Built) -> Iterator[str]:
-    """One server for the module, started as `lakehouse serve` starts it, on the session
-    build's warehouse."""
+@contextmanager
+def dashboard(environment: dict[str, str]) -> Iterator[str]:
+    """The dashboards started as `lakehouse serve` starts them, on a free loopback port: its URL."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -79,7 +79,7 @@ def server(built: Built) -> Iterator[str]:
     process = subprocess.Popen(
         command,
         cwd=REPO,
-        env={**os.environ, **built.environment},
+        env={**os.environ, **environment},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -99,6 +99,13 @@ def server(built: Built) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def server(built: Built) -> Iterator[str]:
+    """One server for the module, on the session build's warehouse."""
+    with dashboard(built.environment) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -10,53 +10,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import duckdb
-import httpx
 import pytest
 
-from tests.conftest import REPO, Built
-from tests.test_browser import browser_path
+from tests.conftest import Built
+from tests.test_browser import browser_path, dashboard
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
-
-
-def start_app(environment: dict[str, str]) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "app.serve",  # as `lakehouse serve`
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-        ],
-        cwd=REPO,
-        env={**os.environ, **environment},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("streamlit did not start within 60 s")
 
 
 def total_orders(page: object) -> int:
@@ -77,30 +40,25 @@ def test_a_page_shows_a_new_publish_on_its_own(built: Built, tmp_path: Path) -> 
         "LAKEHOUSE_WAREHOUSE_PATH": str(published),
         "LAKEHOUSE_APP_REFRESH_EXECUTIVE_SECONDS": "2",
     }
-    process, url = start_app(environment)
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=browser_path(), headless=True, args=["--no-sandbox"]
-            )
-            page = browser.new_page(viewport={"width": 1280, "height": 1200})
-            page.goto(url)
-            page.get_by_text("Total orders").first.wait_for(timeout=30_000)
-            assert page.get_by_text("Refreshes every 2 s.").count() == 1
-            before = total_orders(page)
+    with dashboard(environment) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=browser_path(), headless=True, args=["--no-sandbox"]
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 1200})
+        page.goto(url)
+        page.get_by_text("Total orders").first.wait_for(timeout=30_000)
+        assert page.get_by_text("Refreshes every 2 s.").count() == 1
+        before = total_orders(page)
 
-            newer = folder / "next.duckdb"
-            shutil.copyfile(built.settings.warehouse_path, newer)
-            with duckdb.connect(str(newer)) as warehouse:
-                warehouse.execute("update daily_kpis set orders = orders + 1")
-                (days,) = warehouse.execute("select count(*) from daily_kpis").fetchone()
-            os.replace(newer, published)  # what publish does
+        newer = folder / "next.duckdb"
+        shutil.copyfile(built.settings.warehouse_path, newer)
+        with duckdb.connect(str(newer)) as warehouse:
+            warehouse.execute("update daily_kpis set orders = orders + 1")
+            (days,) = warehouse.execute("select count(*) from daily_kpis").fetchone()
+        os.replace(newer, published)  # what publish does
 
-            deadline = time.monotonic() + 30
-            while total_orders(page) == before and time.monotonic() < deadline:
-                page.wait_for_timeout(250)
-            assert total_orders(page) == before + days
-            browser.close()
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+        deadline = time.monotonic() + 30
+        while total_orders(page) == before and time.monotonic() < deadline:
+            page.wait_for_timeout(250)
+        assert total_orders(page) == before + days
+        browser.close()
