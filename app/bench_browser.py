@@ -20,11 +20,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from app.serve import options, wait_until_healthy
+from flows.prefect_server import stop_server
 
 REPO = Path(__file__).resolve().parents[1]
 ENTRYPOINT = REPO / "app" / "streamlit_app.py"
@@ -179,49 +181,23 @@ def streamlit_server() -> Iterator[Server]:
     port = _free_port()
     folder = Path(tempfile.mkdtemp(prefix="app-bench-server-"))
     timings = folder / "script-runs.tsv"
-    command = [
-        sys.executable,
-        "-c",
-        TIMED_SERVER,
-        str(timings),
-        "run",
-        str(ENTRYPOINT),
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
+    command = [sys.executable, "-c", TIMED_SERVER, str(timings), "run", str(ENTRYPOINT)]
+    command += options(port)
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
             command, cwd=REPO, env=os.environ.copy(), stdout=log, stderr=subprocess.STDOUT
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as answer:
-                        if answer.status == 200:
-                            break
-                except OSError:
-                    pass
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log.seek(0)
-                    tail = log.read().decode(errors="replace")[-2000:]
-                    raise RuntimeError(f"streamlit did not start within 60 s:\n{tail}")
-                time.sleep(0.1)
+            try:
+                wait_until_healthy(url, process)
+            except RuntimeError as error:
+                log.seek(0)
+                tail = log.read().decode(errors="replace")[-2000:]
+                raise RuntimeError(f"{error}:\n{tail}") from None
             yield Server(url, timings)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_server(process)
             timings.unlink(missing_ok=True)
             folder.rmdir()
 

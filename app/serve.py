@@ -8,10 +8,43 @@ importing them here moves that cost to the server's start, before the first visi
 
 from __future__ import annotations
 
+import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 ENTRYPOINT = Path(__file__).resolve().parent / "streamlit_app.py"
+
+
+def options(port: int, host: str = "127.0.0.1", headless: bool = True) -> list[str]:
+    """The `streamlit run` options of every start of the dashboards (CLI, tests, bench)."""
+    return [
+        "--server.port",
+        str(port),
+        "--server.address",
+        host,
+        "--server.headless",
+        str(headless).lower(),
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen, seconds: float = 60) -> None:
+    """Return once Streamlit at `url` answers its health check; RuntimeError if the process
+    ends or `seconds` pass first."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"streamlit did not start within {seconds:g} s")
+        time.sleep(0.1)
 
 
 def warm_up() -> None:

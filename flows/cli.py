@@ -455,19 +455,10 @@ def serve(
     """Serve the dashboards on the last published warehouse."""
     settings = _settings_or_exit()
     typer.echo(f"dashboard on http://{host}:{port} reading {settings.warehouse_path}")
-    command = [
-        sys.executable,
-        "-m",
-        "app.serve",  # streamlit run, the pages' modules imported before the first visit
-        "--server.port",
-        str(port),
-        "--server.address",
-        host,
-        "--server.headless",
-        str(headless).lower(),
-        "--browser.gatherUsageStats",
-        "false",
-    ]
+    from app.serve import options
+
+    # streamlit run, the pages' modules imported before the first visit
+    command = [sys.executable, "-m", "app.serve", *options(port, host, headless)]
     os.execv(sys.executable, command)
 
 

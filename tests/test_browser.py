@@ -24,15 +24,15 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 
+from app.bench_browser import BROWSER_ARGS
+from app.serve import options, wait_until_healthy
 from tests.conftest import PAGE_CARDS, REPO, Built
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
@@ -63,19 +63,7 @@ def dashboard(environment: dict[str, str]) -> Iterator[str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    command = [
-        sys.executable,
-        "-m",
-        "app.serve",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
+    command = [sys.executable, "-m", "app.serve", *options(port)]
     process = subprocess.Popen(
         command,
         cwd=REPO,
@@ -84,16 +72,11 @@ def dashboard(environment: dict[str, str]) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/_stcore/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
+    try:
+        wait_until_healthy(url, process)
+    except RuntimeError:
         process.kill()
-        raise RuntimeError("streamlit did not start within 60 s")
+        raise
     try:
         yield url
     finally:
@@ -117,14 +100,7 @@ def browser() -> Iterator[object]:
         chromium = playwright.chromium.launch(
             executable_path=browser_path(),
             headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
+            args=BROWSER_ARGS,
         )
         try:
             yield chromium

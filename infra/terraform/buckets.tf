@@ -76,32 +76,40 @@ resource "aws_s3_bucket_logging" "data" {
 
 # ---- lifecycle ------------------------------------------------------------------------------
 
-resource "aws_s3_bucket_lifecycle_configuration" "raw" {
-  bucket = aws_s3_bucket.this["raw"].id
+# The raw bucket's lake zones get their own rules; both data buckets shed old versions, delete
+# markers and incomplete uploads.
+resource "aws_s3_bucket_lifecycle_configuration" "data" {
+  for_each = local.data_buckets
 
-  rule {
-    id     = "raw-zone-tiering"
-    status = "Enabled"
+  bucket = aws_s3_bucket.this[each.key].id
 
-    filter {
-      prefix = "${var.lake_prefix}/raw/"
-    }
+  dynamic "rule" {
+    for_each = each.key == "raw" ? [1] : []
 
-    transition {
-      days          = var.raw_infrequent_access_days
-      storage_class = "STANDARD_IA"
-    }
+    content {
+      id     = "raw-zone-tiering"
+      status = "Enabled"
 
-    transition {
-      days          = var.raw_archive_days
-      storage_class = var.raw_archive_storage_class
+      filter {
+        prefix = "${var.lake_prefix}/raw/"
+      }
+
+      transition {
+        days          = var.raw_infrequent_access_days
+        storage_class = "STANDARD_IA"
+      }
+
+      transition {
+        days          = var.raw_archive_days
+        storage_class = var.raw_archive_storage_class
+      }
     }
   }
 
   # Only when asked: the lake's manifests record quarantine partitions, and verify counts a
   # vanished one as lost (docs/decisions/014).
   dynamic "rule" {
-    for_each = var.quarantine_expiration_days > 0 ? [var.quarantine_expiration_days] : []
+    for_each = each.key == "raw" && var.quarantine_expiration_days > 0 ? [var.quarantine_expiration_days] : []
 
     content {
       id     = "quarantine-expiry"
@@ -137,31 +145,6 @@ resource "aws_s3_bucket_lifecycle_configuration" "raw" {
   }
 
   # lifecycle rules act on versions: versioning first
-  depends_on = [aws_s3_bucket_versioning.this]
-}
-
-resource "aws_s3_bucket_lifecycle_configuration" "curated" {
-  bucket = aws_s3_bucket.this["curated"].id
-
-  rule {
-    id     = "noncurrent-versions-and-multipart"
-    status = "Enabled"
-
-    filter {}
-
-    noncurrent_version_expiration {
-      noncurrent_days = var.noncurrent_version_expiration_days
-    }
-
-    abort_incomplete_multipart_upload {
-      days_after_initiation = var.abort_incomplete_multipart_days
-    }
-
-    expiration {
-      expired_object_delete_marker = true
-    }
-  }
-
   depends_on = [aws_s3_bucket_versioning.this]
 }
 

@@ -11,8 +11,25 @@ locals {
     curated = [var.warehouse_prefix]
   }
 
-  pipeline_principals  = length(var.pipeline_trusted_principal_arns) > 0 ? var.pipeline_trusted_principal_arns : [local.account_root]
-  dashboard_principals = length(var.dashboard_trusted_principal_arns) > 0 ? var.dashboard_trusted_principal_arns : [local.account_root]
+  # each role: who may assume it, and its one policy
+  roles = {
+    pipeline = {
+      name               = "${var.bucket_prefix}-pipeline"
+      description        = "Assumed by the lakehouse pipeline (the Prefect worker)."
+      policy_name        = "${var.bucket_prefix}-pipeline"
+      policy_description = "Lakehouse pipeline: read and write the lake, the landing zone and the published warehouse, nothing else."
+      policy             = data.aws_iam_policy_document.pipeline.json
+      principals         = length(var.pipeline_trusted_principal_arns) > 0 ? var.pipeline_trusted_principal_arns : [local.account_root]
+    }
+    dashboard = {
+      name               = "${var.bucket_prefix}-dashboard"
+      description        = "Assumed by the lakehouse dashboards: read-only on the published warehouse."
+      policy_name        = "${var.bucket_prefix}-dashboard-read"
+      policy_description = "Lakehouse dashboard: read the published warehouse in the curated bucket, nothing else."
+      policy             = data.aws_iam_policy_document.dashboard.json
+      principals         = length(var.dashboard_trusted_principal_arns) > 0 ? var.dashboard_trusted_principal_arns : [local.account_root]
+    }
+  }
 }
 
 # ---- pipeline -------------------------------------------------------------------------------
@@ -79,37 +96,6 @@ data "aws_iam_policy_document" "pipeline" {
   }
 }
 
-resource "aws_iam_policy" "pipeline" {
-  name        = "${var.bucket_prefix}-pipeline"
-  description = "Lakehouse pipeline: read and write the lake, the landing zone and the published warehouse, nothing else."
-  policy      = data.aws_iam_policy_document.pipeline.json
-}
-
-data "aws_iam_policy_document" "pipeline_trust" {
-  statement {
-    sid     = "AssumeByTrustedPrincipals"
-    effect  = "Allow"
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "AWS"
-      identifiers = local.pipeline_principals
-    }
-  }
-}
-
-resource "aws_iam_role" "pipeline" {
-  name                 = "${var.bucket_prefix}-pipeline"
-  description          = "Assumed by the lakehouse pipeline (the Prefect worker)."
-  assume_role_policy   = data.aws_iam_policy_document.pipeline_trust.json
-  max_session_duration = 3600
-}
-
-resource "aws_iam_role_policy_attachment" "pipeline" {
-  role       = aws_iam_role.pipeline.name
-  policy_arn = aws_iam_policy.pipeline.arn
-}
-
 # ---- dashboard (read-only, curated only) ------------------------------------------------------
 
 data "aws_iam_policy_document" "dashboard" {
@@ -145,13 +131,19 @@ data "aws_iam_policy_document" "dashboard" {
   }
 }
 
-resource "aws_iam_policy" "dashboard" {
-  name        = "${var.bucket_prefix}-dashboard-read"
-  description = "Lakehouse dashboard: read the published warehouse in the curated bucket, nothing else."
-  policy      = data.aws_iam_policy_document.dashboard.json
+# ---- the roles ------------------------------------------------------------------------------
+
+resource "aws_iam_policy" "this" {
+  for_each = local.roles
+
+  name        = each.value.policy_name
+  description = each.value.policy_description
+  policy      = each.value.policy
 }
 
-data "aws_iam_policy_document" "dashboard_trust" {
+data "aws_iam_policy_document" "trust" {
+  for_each = local.roles
+
   statement {
     sid     = "AssumeByTrustedPrincipals"
     effect  = "Allow"
@@ -159,19 +151,23 @@ data "aws_iam_policy_document" "dashboard_trust" {
 
     principals {
       type        = "AWS"
-      identifiers = local.dashboard_principals
+      identifiers = each.value.principals
     }
   }
 }
 
-resource "aws_iam_role" "dashboard" {
-  name                 = "${var.bucket_prefix}-dashboard"
-  description          = "Assumed by the lakehouse dashboards: read-only on the published warehouse."
-  assume_role_policy   = data.aws_iam_policy_document.dashboard_trust.json
+resource "aws_iam_role" "this" {
+  for_each = local.roles
+
+  name                 = each.value.name
+  description          = each.value.description
+  assume_role_policy   = data.aws_iam_policy_document.trust[each.key].json
   max_session_duration = 3600
 }
 
-resource "aws_iam_role_policy_attachment" "dashboard" {
-  role       = aws_iam_role.dashboard.name
-  policy_arn = aws_iam_policy.dashboard.arn
+resource "aws_iam_role_policy_attachment" "this" {
+  for_each = local.roles
+
+  role       = aws_iam_role.this[each.key].name
+  policy_arn = aws_iam_policy.this[each.key].arn
 }

@@ -25,22 +25,22 @@ output "warehouse_uri" {
 
 output "pipeline_role_arn" {
   description = "The role the pipeline (Prefect worker) assumes."
-  value       = aws_iam_role.pipeline.arn
+  value       = aws_iam_role.this["pipeline"].arn
 }
 
 output "pipeline_policy_arn" {
   description = "The pipeline's least-privilege policy."
-  value       = aws_iam_policy.pipeline.arn
+  value       = aws_iam_policy.this["pipeline"].arn
 }
 
 output "dashboard_role_arn" {
   description = "The read-only role the dashboards assume."
-  value       = aws_iam_role.dashboard.arn
+  value       = aws_iam_role.this["dashboard"].arn
 }
 
 output "dashboard_policy_arn" {
   description = "The dashboards' read-only policy."
-  value       = aws_iam_policy.dashboard.arn
+  value       = aws_iam_policy.this["dashboard"].arn
 }
 
 output "billing_alerts_topic_arn" {
