@@ -1,12 +1,38 @@
-"""One storage code path for local folders and s3:// (AWS S3, MinIO, any S3 endpoint)."""
+"""One storage code path for local folders and s3:// (AWS S3, MinIO, any S3 endpoint).
+
+Whole objects only: a local file is written aside and renamed, an S3 object is one PUT, so no
+reader (the pipeline, DuckDB, the simulator's landing zone's readers) ever sees half of one.
+"""
 
 from __future__ import annotations
 
+import os
+import uuid
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 
-from flows.settings import Settings
+if TYPE_CHECKING:
+    from flows.settings import Settings
+
+
+def is_object_store(fs: pafs.FileSystem) -> bool:
+    return fs.type_name != "local"
+
+
+def write_atomically(fs: pafs.FileSystem, path: str, data: bytes) -> None:
+    """An S3 PUT of a complete object is atomic; on a folder, write aside and rename."""
+    if is_object_store(fs):
+        with fs.open_output_stream(path) as stream:
+            stream.write(data)
+        return
+    folder = os.path.dirname(path)
+    os.makedirs(folder, exist_ok=True)
+    temporary = os.path.join(folder, f".{uuid.uuid4().hex}.tmp")
+    with open(temporary, "wb") as handle:
+        handle.write(data)
+    os.replace(temporary, path)
 
 
 def s3_filesystem(settings: Settings) -> pafs.S3FileSystem:

@@ -71,7 +71,7 @@ def simulator(config: SimulationConfig, folder: Path) -> Rate:
     """`write_sources`: the simulator writing the shop database and the landing zone."""
     began, cpu = time.perf_counter(), time.process_time()
     written = write_sources(
-        Simulation(config),
+        config,
         f"sqlite:///{folder / 'shop.sqlite'}",
         (pafs.LocalFileSystem(), str(folder / "landing")),
     )

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from generators.arrow import epoch_seconds, epoch_timestamps, money
-from generators.config import SimulationConfig
+from generators.config import CHUNK_DAYS, SimulationConfig
 from generators.pools import Pools
 from generators.weights import PRODUCTS_AT_SCALE_1
 
@@ -59,6 +59,8 @@ class Catalog:
 
 
 def simulate_catalog(config: SimulationConfig, pools: Pools) -> Catalog:
+    """What never changes from one generator; each block of days from its own (see config)."""
+    realism = config.realism
     rng = config.rng("catalog")
     count = product_count(config.scale_factor)
     product_id = np.arange(1, count + 1, dtype=np.int64)
@@ -79,24 +81,36 @@ def simulate_catalog(config: SimulationConfig, pools: Pools) -> Catalog:
     ranks = rng.permutation(count) + 1
     popularity = 1.0 / ranks**ZIPF_EXPONENT
     popularity /= popularity.sum()
+    level = rng.integers(50, 500, count)
+    rating_rate = np.round(np.clip(rng.normal(3.9, 0.6, count), 1.0, 5.0), 1)
+    rating_count = rng.integers(0, 600, count).astype(np.int64)
+
+    # What happens each day, drawn a block of days at a time from the block's own generator.
+    days = config.horizon_days
+    daily_units = popularity * max(1.0, 14.0 * config.scale_factor)
+    changes = np.empty((days, count), dtype=bool)
+    factors = np.empty((days, count))
+    sales = np.empty((days, count), dtype=np.int64)
+    refill = np.empty((days, count), dtype=np.int64)
+    for first in range(0, days, CHUNK_DAYS):
+        block = config.rng("catalog-days", config.day(first))
+        rows = slice(first, first + CHUNK_DAYS)
+        changes[rows] = block.random((CHUNK_DAYS, count)) < 1.0 / realism.price_change_mean_days
+        factors[rows] = block.uniform(0.85, 1.15, (CHUNK_DAYS, count))
+        sales[rows] = block.poisson(daily_units, (CHUNK_DAYS, count))
+        refill[rows] = block.integers(100, 500, (CHUNK_DAYS, count))
 
     # Price changes: a Poisson process per product, each a move of up to ±15%.
-    days = config.days
-    changes = rng.random((days, count)) < 1.0 / config.realism.price_change_mean_days
     changes[0] = False
-    factors = np.where(changes, rng.uniform(0.85, 1.15, (days, count)), 1.0)
+    factors = np.where(changes, factors, 1.0)
     price_cents = _shop_price(base_price * np.cumprod(factors, axis=0))
     price_changed = np.vstack([np.ones((1, count), bool), np.diff(price_cents, axis=0) != 0])
 
     # Stock: daily sales by popularity, refilled the day after it falls to the restock level.
     stock = np.empty((days, count), dtype=np.int64)
-    level = rng.integers(50, 500, count)
-    daily_units = popularity * max(1.0, 14.0 * config.scale_factor)
-    sales = rng.poisson(daily_units, (days, count))
-    refill = rng.integers(100, 500, (days, count))
     for day in range(days):
         stock[day] = level
-        low = level <= config.realism.restock_level
+        low = level <= realism.restock_level
         level = np.where(low, level + refill[day], np.maximum(level - sales[day], 0))
     stock_changed = np.vstack([np.ones((1, count), bool), np.diff(stock, axis=0) != 0])
     day_index = np.arange(days)[:, None]
@@ -114,8 +128,8 @@ def simulate_catalog(config: SimulationConfig, pools: Pools) -> Catalog:
             ],
             "category": CATEGORY_NAMES[category_index],
             "image_url": [f"https://catalog.example/images/{pid}.jpg" for pid in product_id],
-            "rating_rate": np.round(np.clip(rng.normal(3.9, 0.6, count), 1.0, 5.0), 1),
-            "rating_count": rng.integers(0, 600, count).astype(np.int64),
+            "rating_rate": rating_rate,
+            "rating_count": rating_count,
         }
     )
     return Catalog(

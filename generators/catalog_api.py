@@ -1,7 +1,8 @@
 """The product catalog REST API, simulated: FakeStore-compatible JSON on a loopback port.
 
-GET /products?date=YYYY-MM-DD&limit=N&page=P serves the catalog as of a simulated day, one page
-at a time (X-Total-Count says how many products there are); GET /products/<id> serves one.
+GET /products?date=YYYY-MM-DD&limit=N&page=P serves the catalog as of a day of the world (any
+day from its start date: the catalog of a day depends on that day alone), one page at a time
+(X-Total-Count says how many products there are); GET /products/<id> serves one.
 A failure rate makes the server answer 500 or 429 (with Retry-After) at random, seeded, so
 clients can prove their retries.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import random
 import threading
-from datetime import date
+from datetime import date, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
@@ -19,11 +20,14 @@ from urllib.parse import parse_qs, urlparse
 import duckdb
 import pyarrow as pa
 
+from flows.source_contract import (
+    CATALOG_DEFAULT_PAGE_SIZE,
+    CATALOG_MAX_PAGE_SIZE,
+    CATALOG_PRODUCTS_PATH,
+    CATALOG_TOTAL_HEADER,
+)
+from generators.config import SimulationConfig
 from generators.simulation import Simulation
-
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 500
-
 
 PRODUCT_JSON = """
     select to_json(struct_pack(
@@ -54,12 +58,13 @@ def product_texts(connection: duckdb.DuckDBPyConnection, table: pa.Table) -> lis
 
 
 class CatalogApi:
-    """Serve a simulation's catalog; use as a context manager, or start() and stop()."""
+    """Serve a world's catalog; use as a context manager, or start() and stop()."""
 
-    def __init__(self, simulation: Simulation, failure_rate: float = 0.0, port: int = 0) -> None:
-        self.simulation = simulation
+    def __init__(self, config: SimulationConfig, failure_rate: float = 0.0, port: int = 0) -> None:
+        self.config = config
+        self.simulation = Simulation(config)
         self.failure_rate = failure_rate
-        self._random = random.Random(simulation.config.seed)
+        self._random = random.Random(config.seed)
         self._lock = threading.Lock()
         self._snapshots: dict[date, tuple[list[int], list[str]]] = {}
         self._duckdb = duckdb.connect(config={"threads": "1"})  # formats snapshots, under _lock
@@ -92,6 +97,11 @@ class CatalogApi:
     def products(self, day: date) -> tuple[list[int], list[str]]:
         """The catalog as of `day`: product ids and each product's JSON text."""
         with self._lock:
+            if day < self.config.start_date:
+                raise ValueError(f"{day} is before the shop opened on {self.config.start_date}")
+            if day > self.simulation.config.end_date:  # the world's catalog, further on
+                ahead = max(day, self.simulation.config.end_date + timedelta(days=365))
+                self.simulation = Simulation(self.config.through(ahead))
             if day not in self._snapshots:
                 table: pa.Table = self.simulation.catalog.snapshot(self.simulation.day_index(day))
                 ids = table["product_id"].to_pylist()
@@ -140,22 +150,22 @@ class CatalogApi:
                     return self._send(failure, {"error": failure.phrase}, headers)
                 query = parse_qs(url.query)
                 try:
-                    config = api.simulation.config
-                    day = date.fromisoformat(query.get("date", [str(config.end_date)])[0])
+                    day = date.fromisoformat(query.get("date", [str(api.config.end_date)])[0])
                     ids, products = api.products(day)
-                    limit = min(int(query.get("limit", [DEFAULT_PAGE_SIZE])[0]), MAX_PAGE_SIZE)
+                    limit = int(query.get("limit", [CATALOG_DEFAULT_PAGE_SIZE])[0])
+                    limit = min(limit, CATALOG_MAX_PAGE_SIZE)
                     page = int(query.get("page", ["1"])[0])
                     if limit < 1 or page < 1:
                         raise ValueError("limit and page must be >= 1")
                 except ValueError as error:
                     return self._send(400, {"error": str(error)})
-                if url.path == "/products":
+                if url.path == CATALOG_PRODUCTS_PATH:
                     start = (page - 1) * limit
-                    total = {"X-Total-Count": str(len(products))}
+                    total = {CATALOG_TOTAL_HEADER: str(len(products))}
                     page_text = "[" + ",".join(products[start : start + limit]) + "]"
                     return self._send(200, page_text, total)
-                if url.path.startswith("/products/"):
-                    wanted = url.path.removeprefix("/products/")
+                if url.path.startswith(f"{CATALOG_PRODUCTS_PATH}/"):
+                    wanted = url.path.removeprefix(f"{CATALOG_PRODUCTS_PATH}/")
                     match = [
                         text for id_, text in zip(ids, products, strict=True) if str(id_) == wanted
                     ]

@@ -1,4 +1,9 @@
-"""The customer base: who registers when, in which segment, how active, and when segments change."""
+"""The customer base: who registers when, in which segment, how active, and when segments change.
+
+Customers register at a steady rate (a scale factor's count by day 730, SPEC §2), each block of
+days drawing its newcomers from its own generator: day D's customers never depend on how many
+days are simulated.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,14 @@ import numpy as np
 import pyarrow as pa
 
 from generators.arrow import epoch_seconds, epoch_timestamps, labels
-from generators.config import SimulationConfig
+from generators.config import CHUNK_DAYS, SimulationConfig
 from generators.pools import Pools
 from generators.weights import CUSTOMERS_PER_SCALE, SEGMENT_WEIGHTS, SEGMENTS
 
 SECONDS_PER_DAY = 86_400
 PRE_WINDOW_DAYS = 365
 MAX_SEGMENT_CHANGES = 3
+NOMINAL_DAYS = 730  # a scale factor's customers have all registered 730 days after the start
 
 
 @dataclass(frozen=True)
@@ -72,21 +78,34 @@ class CustomerBase:
         )
 
 
-def simulate_customers(config: SimulationConfig, pools: Pools) -> CustomerBase:
-    rng = config.rng("customers")
-    realism = config.realism
-    count = max(1, round(CUSTOMERS_PER_SCALE * config.scale_factor))
-    customer_id = np.arange(1, count + 1, dtype=np.int64)
-    window_start = epoch_seconds(config.start_date)
-    pre_window = rng.random(count) < realism.pre_window_customer_share
-    offset = np.where(
-        pre_window,
-        -rng.integers(1, PRE_WINDOW_DAYS * SECONDS_PER_DAY, count),
-        rng.integers(0, config.days * SECONDS_PER_DAY, count),
-    )
-    created_epoch = np.sort(window_start + offset)  # ids in order of registration
-    activity = rng.lognormal(0.0, realism.activity_sigma, count)
+def customer_count(scale_factor: float) -> int:
+    """Customers registered by the end of the nominal window (SPEC §2: 1,000 at scale 1)."""
+    return max(1, round(CUSTOMERS_PER_SCALE * scale_factor))
 
+
+def registered_before(config: SimulationConfig, day_index: np.ndarray) -> np.ndarray:
+    """Customers registered before each window day (index 0 is the start date).
+
+    Those who registered before the window, then a steady stream: the count by a day depends on
+    that day alone, never on how many days are simulated.
+    """
+    total = customer_count(config.scale_factor)
+    before = round(total * config.realism.pre_window_customer_share)
+    return before + (total - before) * np.asarray(day_index, dtype=np.int64) // NOMINAL_DAYS
+
+
+def _customer_block(
+    rng: np.random.Generator,
+    config: SimulationConfig,
+    pools: Pools,
+    created_epoch: np.ndarray,
+    first_id: int,
+) -> dict[str, np.ndarray]:
+    """Everything about the customers who registered at `created_epoch` (sorted), from `rng`."""
+    realism = config.realism
+    count = len(created_epoch)
+    customer_id = np.arange(first_id, first_id + count, dtype=np.int64)
+    activity = rng.lognormal(0.0, realism.activity_sigma, count)
     waits = rng.exponential(
         realism.segment_change_mean_days * SECONDS_PER_DAY, (count, MAX_SEGMENT_CHANGES)
     )
@@ -98,22 +117,68 @@ def simulate_customers(config: SimulationConfig, pools: Pools) -> CustomerBase:
         current = segments[:, step]
         move = np.where(current == 0, 1, np.where(current == len(SEGMENTS) - 1, -1, move))
         segments[:, step + 1] = current + move
+    return {
+        "customer_id": customer_id,
+        "created_epoch": created_epoch,
+        "activity": activity,
+        "change_epoch": change_epoch,
+        "segments": segments,
+        "first_name": pools.first_names[rng.integers(0, len(pools.first_names), count)],
+        "last_name": pools.last_names[rng.integers(0, len(pools.last_names), count)],
+        "domain": pools.email_domains[rng.integers(0, len(pools.email_domains), count)],
+        "city": pools.cities[rng.integers(0, len(pools.cities), count)],
+        "country": pools.countries[rng.integers(0, len(pools.countries), count)],
+    }
 
-    first = pools.first_names[rng.integers(0, len(pools.first_names), count)]
-    last = pools.last_names[rng.integers(0, len(pools.last_names), count)]
-    domain = pools.email_domains[rng.integers(0, len(pools.email_domains), count)]
+
+def simulate_customers(config: SimulationConfig, pools: Pools) -> CustomerBase:
+    """Everyone registered by the end of the simulated blocks, ids in order of registration.
+
+    Those registered before the window come from one generator; those registering in a block of
+    days from that block's own, so a longer simulation only appends customers.
+    """
+    window_start = epoch_seconds(config.start_date)
+    before = int(registered_before(config, np.array(0)))
+    rng = config.rng("customers-before-window")
+    offsets = rng.integers(1, PRE_WINDOW_DAYS * SECONDS_PER_DAY, before)
+    blocks = [_customer_block(rng, config, pools, np.sort(window_start - offsets), 1)]
+    for chunk in range(config.horizon_days // CHUNK_DAYS):
+        first_day = chunk * CHUNK_DAYS
+        day_index = np.arange(first_day, first_day + CHUNK_DAYS)
+        per_day = registered_before(config, day_index + 1) - registered_before(config, day_index)
+        days = np.repeat(day_index, per_day)
+        rng = config.rng("customers", config.day(first_day))
+        created = (
+            window_start + days * SECONDS_PER_DAY + rng.integers(0, SECONDS_PER_DAY, len(days))
+        )
+        first_id = int(registered_before(config, np.array(first_day))) + 1
+        blocks.append(_customer_block(rng, config, pools, np.sort(created), first_id))
+    merged = {name: np.concatenate([block[name] for block in blocks]) for name in blocks[0]}
     email = [
         f"{f.lower()}.{la.lower()}{cid}@{d}"
-        for f, la, cid, d in zip(first, last, customer_id, domain, strict=True)
+        for f, la, cid, d in zip(
+            merged["first_name"],
+            merged["last_name"],
+            merged["customer_id"],
+            merged["domain"],
+            strict=True,
+        )
     ]
     profile = pa.table(
         {
-            "customer_id": customer_id,
-            "first_name": first,
-            "last_name": last,
+            "customer_id": merged["customer_id"],
+            "first_name": merged["first_name"],
+            "last_name": merged["last_name"],
             "email": email,
-            "city": pools.cities[rng.integers(0, len(pools.cities), count)],
-            "country": pools.countries[rng.integers(0, len(pools.countries), count)],
+            "city": merged["city"],
+            "country": merged["country"],
         }
     )
-    return CustomerBase(profile, created_epoch, activity, change_epoch, segments, window_start)
+    return CustomerBase(
+        profile,
+        merged["created_epoch"],
+        merged["activity"],
+        merged["change_epoch"],
+        merged["segments"],
+        window_start,
+    )

@@ -17,15 +17,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from generators.objects import is_object_store, write_atomically
+from flows.source_contract import landing_hour_path
+from flows.storage import is_object_store, write_atomically
 
 OPTIONAL_KEYS = ("experiment_variant",)  # only present on the events that carry them
 MICROS_PER_HOUR = 3_600_000_000
 UPLOADS = 16  # concurrent PUTs to an object store
-
-
-def hour_path(root: str, received: datetime) -> str:
-    return f"{root}/clickstream/{received:%Y/%m/%d}/events-{received:%Y%m%d%H}.ndjson"
 
 
 @cache
@@ -68,14 +65,18 @@ def event_lines(events: pa.Table, malformed: pa.Table) -> tuple[np.ndarray, pa.L
             select epoch_us(received_at) as received, {line} || chr(10) as line from events
             union all
             select epoch_us(received_at), line || chr(10) from malformed
-            order by received
             """
         ).to_arrow_table()
     finally:
         connection.unregister("events")
         connection.unregister("malformed")
-    hours = result["received"].to_numpy() // MICROS_PER_HOUR
-    return hours, result["line"].combine_chunks().cast(pa.large_string())
+    # a stable sort: lines received in the same microsecond keep the order they were recorded
+    # in, so an hour's file is the same whichever days were written together
+    received = result["received"].to_numpy()
+    order = np.argsort(received, kind="stable")
+    hours = received[order] // MICROS_PER_HOUR
+    lines = result["line"].combine_chunks().cast(pa.large_string()).take(pa.array(order))
+    return hours, lines
 
 
 def _hour_slices(hours: np.ndarray, lines: pa.LargeStringArray) -> list[tuple[datetime, bytes]]:
@@ -102,7 +103,9 @@ def write_hours(
 ) -> dict[str, int]:
     """Write (replace) the hour files of one day's arrivals; returns lines per file."""
     hours, lines = event_lines(events, malformed)
-    files = [(hour_path(root, hour), content) for hour, content in _hour_slices(hours, lines)]
+    files = [
+        (landing_hour_path(root, hour), content) for hour, content in _hour_slices(hours, lines)
+    ]
     if is_object_store(fs):  # a PUT is mostly waiting: send several at once
         with ThreadPoolExecutor(UPLOADS) as pool:
             list(pool.map(lambda file: write_atomically(fs, *file), files))

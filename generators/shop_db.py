@@ -6,7 +6,8 @@ enforced them), so that bad rows can exist for ingestion to catch.
 
 Each table keeps a change log, `<table>_changes`, filled by triggers on every insert and update
 whoever the writer is, as a CDC outbox does: a row changed twice between two extractions keeps
-both versions there, while the table itself holds only the current one.
+both versions there, while the table itself holds only the current one. The tables, keys and
+change log are the pipeline's contract with any shop database (flows/source_contract.py).
 """
 
 from __future__ import annotations
@@ -24,30 +25,16 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from flows.source_contract import (
+    SHOP_KEYS,
+    SHOP_TABLES,
+    DatabaseUnavailable,
+    change_log_sql,
+)
 from generators.weights import ORDER_STATUSES, PAYMENT_METHODS, SEGMENTS
 
-TABLES = ("customers", "orders", "order_items")  # in foreign-key order
-KEYS = {"customers": "customer_id", "orders": "order_id", "order_items": "order_item_id"}
-COLUMNS = {
-    "customers": (
-        "customer_id", "first_name", "last_name", "email", "city", "country", "segment",
-        "created_at", "updated_at",
-    ),
-    "orders": (
-        "order_id", "customer_id", "order_at", "status", "payment_method", "total_amount",
-        "updated_at",
-    ),
-    "order_items": (
-        "order_item_id", "order_id", "product_id", "quantity", "unit_price", "discount_amount",
-        "updated_at",
-    ),
-}  # fmt: skip
+TABLES, KEYS = SHOP_TABLES, SHOP_KEYS
 BATCH_ROWS = 50_000  # rows per executemany: bounded memory whatever the day's size
-
-
-def changes_table(table: str) -> str:
-    """The change log of `table`: one row per insert or update, in commit order."""
-    return f"{table}_changes"
 
 
 def _values(names: object) -> str:
@@ -90,53 +77,6 @@ def schema_sql(strict: bool, timestamp: str) -> list[str]:
             updated_at {timestamp} not null
         )""",
     ]
-
-
-def change_log_sql(engine: str, timestamp: str) -> list[str]:
-    """The change tables and the triggers that fill them, for `engine`."""
-    statements = []
-    for table, columns in COLUMNS.items():
-        log = changes_table(table)
-        names = ", ".join(columns)
-        values = ", ".join(f"new.{column}" for column in columns)
-        change_id = (
-            "change_id integer primary key"  # the rowid: ascending, as long as none is deleted
-            if engine == "sqlite"
-            else "change_id bigint generated always as identity primary key"
-        )
-        statements += [
-            f"""create table if not exists {log} (
-                {change_id},
-                {", ".join(f"{column} {_log_type(column, timestamp)}" for column in columns)}
-            )""",
-        ]
-        if engine == "sqlite":
-            statements += [
-                f"""create trigger if not exists {log}_{event} after {event} on {table}
-                begin insert into {log} ({names}) values ({values}); end"""
-                for event in ("insert", "update")
-            ]
-        else:
-            statements += [
-                f"""create or replace function {log}_capture() returns trigger
-                language plpgsql as $$
-                begin insert into {log} ({names}) values ({values}); return new; end $$""",
-                f"drop trigger if exists {log}_capture on {table}",
-                f"""create trigger {log}_capture after insert or update on {table}
-                for each row execute function {log}_capture()""",
-            ]
-    return statements
-
-
-def _log_type(column: str, timestamp: str) -> str:
-    """Column types of a change table: as the table's, without its constraints."""
-    if column.endswith("_at"):
-        return timestamp
-    if column in ("total_amount", "unit_price", "discount_amount"):
-        return "numeric(12, 2)"
-    if column.endswith("_id") or column == "quantity":
-        return "bigint"
-    return "varchar(255)"
 
 
 @dataclass
@@ -239,10 +179,6 @@ class ShopDatabase:
         cursor = self.connection.cursor()
         cursor.execute(f"select count(*) from {table_name}")
         return int(cursor.fetchone()[0])
-
-
-class DatabaseUnavailable(RuntimeError):
-    """The shop database cannot be opened; the message names it, never with its password."""
 
 
 def _connect_postgresql(url: str) -> Any:

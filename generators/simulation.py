@@ -2,8 +2,9 @@
 
 `Simulation.record(day)` is what the three source systems record on a day: new and changed
 customers, new orders and status changes of earlier ones, the order lines, the catalog as the
-API serves it, and the clickstream events that arrive. It is a pure function of the config and
-the day, so a day is the same whether simulated alone or inside a batch.
+API serves it, and the clickstream events that arrive. It is a pure function of the world (seed,
+scale factor, start date) and the day: the same whether simulated alone or inside a batch, and
+whether the simulation runs for 30 days or 3,000.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pyarrow.compute as pc
 from generators.arrow import epoch_seconds
 from generators.catalog import Catalog, simulate_catalog
 from generators.clickstream import simulate_clickstream
-from generators.config import SimulationConfig
+from generators.config import CHUNK_DAYS, SimulationConfig
 from generators.customers import SECONDS_PER_DAY, CustomerBase, simulate_customers
 from generators.dirty import (
     ANOMALY,
@@ -33,7 +34,6 @@ from generators.orders import LIFECYCLE_DAYS, PlacedOrders, simulate_orders
 from generators.pools import build_pools
 
 MAX_ARRIVAL_DELAY_DAYS = 4  # late events arrive up to 3 days late, plus a collector's seconds
-CHUNK_DAYS = 14  # days simulated in one vectorized pass (numpy's per-call cost, amortized)
 ANOMALY_SCHEMA = pa.schema(
     [("kind", pa.string()), ("entity", pa.string()), ("record_id", pa.int64())]
 )
@@ -134,12 +134,13 @@ class Simulation:
         return index
 
     def _placed(self, chunk: int) -> Placed:
+        """A whole block of days, even past the last simulated one: a block never depends on
+        how many days are simulated (the days after the last are simply not recorded yet)."""
         first = chunk * CHUNK_DAYS
-        count = min(CHUNK_DAYS, self.config.days - first)
         rng = self.config.rng(f"chunk-{chunk}")
-        placed = simulate_orders(self.config, rng, first, count, self.customers, self.catalog)
+        placed = simulate_orders(self.config, rng, first, CHUNK_DAYS, self.customers, self.catalog)
         events = simulate_clickstream(
-            self.config, rng, first, count, self.customers, placed, self.catalog.popularity
+            self.config, rng, first, CHUNK_DAYS, self.customers, placed, self.catalog.popularity
         )
         versions, order_items = placed.versions, placed.order_items
         dirty = self.config.dirty

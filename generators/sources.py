@@ -1,11 +1,16 @@
 """Feed the simulated source systems day by day: the shop database and the landing zone.
 
-The catalog API needs no files: it serves the same simulation (generators/catalog_api.py).
-The database remembers the last simulated day it holds, so the world only moves forward.
+The catalog API needs no files: it serves the same world (generators/catalog_api.py). The
+database remembers which world it holds and the last day written, so the world only moves
+forward: advancing through a day writes the days after the last one written, and a database
+holding another world (another seed, scale factor, start date or simulator version) is
+replaced, never mixed. It also names its world in `source_identity`, where the pipeline reads
+it (flows/source_contract.py).
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,8 +20,15 @@ from datetime import date, timedelta
 import pyarrow as pa
 import pyarrow.fs as pafs
 
+from flows.source_contract import (
+    LANDING_FOLDER,
+    SHOP_TABLES,
+    SOURCE_IDENTITY_TABLE,
+    changes_table,
+)
+from generators.config import SimulationConfig
 from generators.landing_zone import write_hours
-from generators.shop_db import TABLES, ShopDatabase, changes_table
+from generators.shop_db import ShopDatabase
 from generators.simulation import Simulation
 
 STATE_TABLE = "simulator_state"
@@ -25,7 +37,7 @@ WRITE_BATCH_DAYS = 7  # simulated days written per transaction and formatting pa
 
 @dataclass
 class SourceWriter:
-    simulation: Simulation
+    config: SimulationConfig  # the world; how far it has advanced is the database's to say
     database: ShopDatabase
     fs: pafs.FileSystem
     root: str  # landing zone root path inside fs
@@ -33,32 +45,39 @@ class SourceWriter:
     @classmethod
     @contextmanager
     def open(
-        cls, simulation: Simulation, database_url: str, landing: tuple[pafs.FileSystem, str]
+        cls, config: SimulationConfig, database_url: str, landing: tuple[pafs.FileSystem, str]
     ) -> Iterator[SourceWriter]:
         with ShopDatabase.connect(database_url, create=True) as database:
-            writer = cls(simulation, database, *landing)
-            if writer.simulated_through() is None:  # new, or written by another simulation
+            writer = cls(config, database, *landing)
+            if writer.simulated_through() is None:  # new, or holding another world
                 writer.reset()
             yield writer
 
     def reset(self) -> None:
-        """Start from empty sources: a simulation replaces, it never mixes two runs."""
+        """Start from empty sources: a world replaces another, it never mixes with it."""
         cursor = self.database.connection.cursor()
-        logs = tuple(changes_table(table) for table in TABLES)
-        for table in (*reversed(TABLES), *logs, STATE_TABLE):
+        logs = tuple(changes_table(table) for table in SHOP_TABLES)
+        for table in (*reversed(SHOP_TABLES), *logs, STATE_TABLE, SOURCE_IDENTITY_TABLE):
             cursor.execute(f"drop table if exists {table}")
         cursor.execute(f"create table {STATE_TABLE} (simulated_through date, simulation text)")
+        cursor.execute(f"create table {SOURCE_IDENTITY_TABLE} (identity varchar(255))")
+        placeholder = "?" if self.database.engine == "sqlite" else "%s"
+        cursor.execute(
+            f"insert into {SOURCE_IDENTITY_TABLE} values ({placeholder})", (self.config.world_name,)
+        )
         self.database.connection.commit()
-        self.database.create_schema(strict=self.simulation.config.dirty is None)
-        if self.fs.get_file_info(f"{self.root}/clickstream").type != pafs.FileType.NotFound:
-            self.fs.delete_dir(f"{self.root}/clickstream")
+        self.database.create_schema(strict=self.config.dirty is None)
+        landing = f"{self.root}/{LANDING_FOLDER}"
+        if self.fs.get_file_info(landing).type != pafs.FileType.NotFound:
+            self.fs.delete_dir(landing)
 
     @property
     def fingerprint(self) -> str:
-        return repr(self.simulation.config)
+        """The world the sources hold; not how far it has advanced."""
+        return json.dumps(self.config.world, sort_keys=True)
 
     def simulated_through(self) -> date | None:
-        """The last simulated day the sources hold; None for sources this simulation never wrote."""
+        """The last simulated day the sources hold; None for sources of another world."""
         cursor = self.database.connection.cursor()
         try:
             cursor.execute(f"select simulated_through, simulation from {STATE_TABLE}")
@@ -74,7 +93,7 @@ class SourceWriter:
 
     @property
     def day_before_start(self) -> date:
-        return self.simulation.config.start_date - timedelta(days=1)
+        return self.config.start_date - timedelta(days=1)
 
     def advance_to(
         self, last: date, progress: Callable[[int, int], None] | None = None
@@ -83,21 +102,24 @@ class SourceWriter:
 
         Days are written a batch at a time: one transaction and one formatting pass over the
         clickstream per batch (per-call costs amortized), the state marked after each batch.
+        Sources already past `last` stay as they are: the world never moves back.
         """
         written: Counter[str] = Counter()
         current = self.simulated_through() or self.day_before_start
-        last = min(last, self.simulation.config.end_date)
         total = (last - current).days
+        if total <= 0:
+            return written
+        simulation = Simulation(self.config.through(last))
         for first in range(1, total + 1, WRITE_BATCH_DAYS):
             days = [
-                self.simulation.record(current + timedelta(days=offset))
+                simulation.record(current + timedelta(days=offset))
                 for offset in range(first, min(first + WRITE_BATCH_DAYS, total + 1))
             ]
             written.update(
                 self.database.apply(
                     {
                         name: pa.concat_tables([getattr(day, name) for day in days])
-                        for name in ("customers", "orders", "order_items")
+                        for name in SHOP_TABLES
                     }
                 )
             )
@@ -126,12 +148,12 @@ class SourceWriter:
 
 
 def write_sources(
-    simulation: Simulation,
+    config: SimulationConfig,
     database_url: str,
     landing: tuple[pafs.FileSystem, str],
     progress: Callable[[int, int], None] | None = None,
 ) -> Counter[str]:
-    """Write the whole window into fresh sources; returns rows per target."""
-    with SourceWriter.open(simulation, database_url, landing) as writer:
+    """Write the world's days through `config.end_date` into fresh sources; rows per target."""
+    with SourceWriter.open(config, database_url, landing) as writer:
         writer.reset()
-        return writer.advance_to(simulation.config.end_date, progress)
+        return writer.advance_to(config.end_date, progress)

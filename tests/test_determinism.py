@@ -10,7 +10,6 @@ import pyarrow.fs as pafs
 
 from generators.config import SimulationConfig
 from generators.shop_db import TABLES, ShopDatabase
-from generators.simulation import Simulation
 from generators.sources import write_sources
 
 
@@ -18,7 +17,7 @@ def source_hashes(root: Path, seed: int) -> dict[str, str]:
     """Write the sources under `root`; hash every table's rows and every landing file."""
     config = SimulationConfig(seed=seed, start_date=date(2024, 11, 20), days=20)
     url = f"sqlite:///{root / 'shop.sqlite'}"
-    write_sources(Simulation(config), url, (pafs.LocalFileSystem(), str(root / "landing")))
+    write_sources(config, url, (pafs.LocalFileSystem(), str(root / "landing")))
     hashes = {}
     with ShopDatabase.connect(url) as database:
         for table in TABLES:
