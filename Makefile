@@ -72,9 +72,10 @@ docs: $(INSTALLED)  ## dbt docs site (data/warehouse/dbt-docs/), docs/data-dicti
 	$(BIN)/lakehouse docs
 	$(BIN)/python -m app.glossary
 
-lint: $(INSTALLED)  ## ruff
+lint: $(INSTALLED)  ## ruff, and the import rules between the simulator and the pipeline
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python -m tests.layering
 
 test: lint  ## lint, then the whole test suite
 	$(BIN)/pytest

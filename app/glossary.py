@@ -142,7 +142,9 @@ CARDS: dict[str, dict[str, str]] = {
     "Data Health": {
         "Last pipeline runs": (
             "Every recorded pipeline run, newest first: its state, window, rows landed and "
-            "quarantined, dbt results, gate outcome and, for a failure, its reason."
+            "quarantined, gate outcome, the past days whose figures late data changed (an "
+            "earlier order's status change, an event that arrived late) and, for a failure, "
+            "its reason."
         ),
         "Rows per model": "Rows in each table of the published warehouse.",
         "Quality gate": (

@@ -204,6 +204,7 @@ COLUMNS: dict[str, tuple[str, str | None]] = {
     "rows_landed": ("Rows landed", COUNT),
     "quarantined": ("Quarantined", COUNT),
     "gate": ("Gate", None),
+    "late_data": ("Past days changed", None),
     "reason": ("Reason", None),
     "flow": ("Flow", None),
     "run_name": ("Run", None),

@@ -13,6 +13,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from flows.source_contract import (
+    CATALOG_DEFAULT_PAGE_SIZE,
+    CATALOG_PRODUCTS_PATH,
+    CATALOG_TOTAL_HEADER,
+)
+
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 MAX_RETRY_AFTER_SECONDS = 30.0
 MAX_PAGES = 10_000
@@ -103,18 +109,18 @@ def _page(response: httpx.Response, where: str) -> list[dict]:
 def fetch_pages(
     client: httpx.Client,
     day: date,
-    page_size: int = 50,
+    page_size: int = CATALOG_DEFAULT_PAGE_SIZE,
     retries: int = 4,
     backoff_seconds: float = 0.05,
     max_pages: int = MAX_PAGES,
 ) -> list[tuple[list[dict], str]]:
     """Every page of the catalog as of `day`: (its products, the JSON text as received)."""
-    where = f"{shown_url(client, '/products')} (date {day})"
+    where = f"{shown_url(client, CATALOG_PRODUCTS_PATH)} (date {day})"
     pages: list[tuple[list[dict], str]] = []
     seen: set[object] = set()
     for page in range(1, max_pages + 1):
         params = {"date": day.isoformat(), "limit": page_size, "page": page}
-        response = get_with_retries(client, "/products", params, retries, backoff_seconds)
+        response = get_with_retries(client, CATALOG_PRODUCTS_PATH, params, retries, backoff_seconds)
         batch = _page(response, where)
         ids = [product["id"] for product in batch]
         if seen.intersection(ids) or len(set(ids)) != len(ids):
@@ -124,7 +130,7 @@ def fetch_pages(
             )
         seen.update(ids)
         pages.append((batch, response.text))
-        total = response.headers.get("X-Total-Count", "")  # optional: else a short page ends
+        total = response.headers.get(CATALOG_TOTAL_HEADER, "")  # optional: a short page ends
         if len(batch) < page_size or (total.isdecimal() and len(seen) >= int(total)):
             return pages
     raise CatalogApiError(

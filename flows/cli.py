@@ -63,20 +63,29 @@ def _preload(modules: tuple[str, ...]) -> None:
 
 
 @contextmanager
-def _command(settings: Settings, prefect: bool = True, lock: bool = False) -> Iterator[None]:
+def _command(
+    settings: Settings, prefect: bool = True, lock: bool = False, guard: bool = False
+) -> Iterator[None]:
     """Run a command: on failure one clear line on stderr and a non-zero exit, the trace in the log.
 
-    With `lock`, the lake's writer lock is taken first, so a second writer is refused at once;
-    with `prefect`, the command gets a Prefect API: the configured server or a temporary one
-    that lives exactly as long as this process (flows/prefect_server.py).
+    With `guard`, the sources are checked against the ones the lake holds data from before
+    anything else, so sources of another world are refused with nothing written, not even a
+    lock; with `lock`, the lake's writer lock is taken next, so a second writer is refused at
+    once; with `prefect`, the command gets a Prefect API: the configured server or a temporary
+    one that lives exactly as long as this process (flows/prefect_server.py).
     """
     from flows import logs
     from flows.lock import LockHeld, writer_lock
     from flows.publish import PublishRefused
+    from flows.source_identity import SourcesDiffer
 
     logs.configure(settings)
     try:
         with ExitStack() as stack:
+            if guard:
+                from flows.sources import guard_sources
+
+                guard_sources(settings)
             if lock:
                 stack.enter_context(writer_lock(settings))
             if prefect:
@@ -97,7 +106,7 @@ def _command(settings: Settings, prefect: bool = True, lock: bool = False) -> It
         logging.getLogger("lakehouse").error("%s failed", " ".join(sys.argv[1:2]), exc_info=error)
         text = " ".join(str(error).split()) or type(error).__name__
         message = logs.scrub(text, logs.secrets_of(settings))
-        if not isinstance(error, LockHeld | PublishRefused):  # expected states: no trace to read
+        if not isinstance(error, LockHeld | PublishRefused | SourcesDiffer):  # expected states
             message += f" (full trace in {settings.log_path})"
         typer.echo(f"error: {message}", err=True)
         raise typer.Exit(EXIT_LOCKED if isinstance(error, LockHeld) else EXIT_FAILED) from None
@@ -112,6 +121,13 @@ def run(
     full_refresh: Annotated[
         bool, typer.Option(help="Rebuild incremental models from scratch (after a model change)")
     ] = False,
+    new_lake: Annotated[
+        bool,
+        typer.Option(
+            help="Delete this lake and start a new one from the sources (after a change of "
+            "seed, scale, start date or source); the published warehouse serves until replaced"
+        ),
+    ] = False,
 ) -> None:
     """Run the whole pipeline: sources → lake → dbt → Soda gate → publish."""
     start = start_date.date() if start_date else None
@@ -123,10 +139,17 @@ def run(
     began = time.perf_counter()
     # the simulated window is the environment's, for this process and the flow it runs
     _export(start_date=start, days=days)
-    with _command(settings, lock=True):
+    with _command(settings, lock=True, guard=not new_lake):
+        if new_lake:
+            from flows.lake import Lake
+
+            removed = Lake.from_settings(settings).delete_everything()
+            typer.echo(f"new lake at {settings.lake_uri}: {removed:,} files of the old one deleted")
         from flows.pipeline import lakehouse_pipeline
 
-        result = lakehouse_pipeline(seed=seed, scale_factor=scale, full_refresh=full_refresh)
+        result = lakehouse_pipeline(
+            seed=seed, scale_factor=scale, full_refresh=full_refresh or new_lake
+        )
     _report(result, began)
 
 
@@ -141,10 +164,13 @@ def daily(
         ),
     ] = None,
 ) -> None:
-    """One business day, as the daily deployment runs it: ingest, build incrementally, publish."""
+    """One business day, as the daily deployment runs it: ingest, build incrementally, publish.
+
+    On the simulated shop, the day after the last one ingested: the shop trades one more day.
+    """
     settings = _settings_or_exit()
     began = time.perf_counter()
-    with _command(settings, lock=True):
+    with _command(settings, lock=True, guard=True):
         from flows.pipeline import daily_pipeline
 
         result = daily_pipeline(day=day.date() if day else None)
@@ -160,7 +186,9 @@ def _export(**settings: object) -> None:
 
 def _report(result: PipelineResult, began: float) -> None:
     rows = ", ".join(f"{name} {count:,}" for name, count in sorted(result.rows_landed.items()))
-    typer.echo(f"landed: {rows}")
+    typer.echo(f"landed {result.window[0]} → {result.window[1]}: {rows or 'nothing new'}")
+    if result.late:
+        typer.echo(result.late_summary())
     typer.echo(f"{result.gate.summary()}")
     typer.echo(f"published {result.published} in {time.perf_counter() - began:.1f} s")
     typer.echo("open the dashboard with: make serve  (or: lakehouse serve)")
@@ -176,39 +204,51 @@ def generate(
         bool | None,
         typer.Option("--dirty/--clean", help="Inject labelled anomalies [LAKEHOUSE_DIRTY]"),
     ] = None,
+    through: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"], help="Last day to simulate; default: the window's last day"
+        ),
+    ] = None,
 ) -> None:
-    """Simulate the sources: write the shop database and the clickstream landing zone."""
+    """Advance the simulated sources: the shop database and the clickstream landing zone.
+
+    Days the sources already hold are kept (the world only moves forward); sources of another
+    world (seed, scale, start date) are replaced. `run` and `daily` do this themselves.
+    """
     start = start_date.date() if start_date else None
     settings = _settings_or_exit(
         seed=seed, scale_factor=scale, days=days, start_date=start, dirty=dirty
     )
+    last = through.date() if through else settings.end_date
+    if last < settings.start_date:
+        message = f"error: --through {last} is before the start date {settings.start_date}"
+        typer.echo(message, err=True)
+        raise typer.Exit(EXIT_BAD_INPUT)
     from rich.progress import Progress
 
-    from flows.ingest import simulation_config
-    from flows.storage import filesystem
-    from generators.simulation import Simulation
-    from generators.sources import write_sources
+    from flows.embedded_sources import advance
 
-    simulation = Simulation(simulation_config(settings))
     began = time.perf_counter()
-    with Progress(transient=True) as bar:
-        task = bar.add_task("simulating days", total=settings.days)
-        written = write_sources(
-            simulation,
-            settings.source_db_url.get_secret_value(),
-            filesystem(settings.landing_uri, settings),
-            lambda done, total: bar.update(task, completed=done),
+    with _command(settings, prefect=False), Progress(transient=True) as bar:
+        task = bar.add_task("simulating days", total=None)
+        advanced = advance(
+            settings, last, lambda done, total: bar.update(task, completed=done, total=total)
         )
+    written = advanced.rows
     typer.echo(
-        f"shop database {settings.source_db_display}: customers {written['customers']:,}, "
-        f"orders {written['orders']:,}, order_items {written['order_items']:,} rows written"
+        f"shop database {settings.source_db_display}: customers {written.get('customers', 0):,}, "
+        f"orders {written.get('orders', 0):,}, order_items {written.get('order_items', 0):,} "
+        "rows written"
     )
     typer.echo(
-        f"landing zone {settings.landing_uri}: {written['clickstream_lines']:,} clickstream lines "
-        f"in {written['clickstream_files']:,} hourly files"
+        f"landing zone {settings.landing_uri}: {written.get('clickstream_lines', 0):,} "
+        f"clickstream lines in {written.get('clickstream_files', 0):,} hourly files"
     )
     typer.echo(
-        f"done in {time.perf_counter() - began:.1f} s; serve the catalog: lakehouse catalog-api"
+        f"the sources hold every day through {advanced.through} "
+        f"({advanced.days:,} new) in {time.perf_counter() - began:.1f} s; "
+        "serve the catalog: lakehouse catalog-api"
     )
 
 
@@ -218,13 +258,10 @@ def catalog_api(
 ) -> None:
     """Serve the simulated product catalog REST API until interrupted."""
     settings = _settings_or_exit()
-    from flows.ingest import simulation_config
-    from generators.catalog_api import CatalogApi
-    from generators.simulation import Simulation
+    from flows.embedded_sources import catalog_api as serve_catalog
 
-    simulation = Simulation(simulation_config(settings))
-    with CatalogApi(simulation, settings.catalog_failure_rate, port) as api:
-        typer.echo(f"catalog API on {api.url}/products (Ctrl-C stops it)")
+    with serve_catalog(settings, port) as url:
+        typer.echo(f"catalog API on {url}/products (Ctrl-C stops it)")
         try:
             while True:
                 time.sleep(3600)
@@ -262,10 +299,12 @@ def _ingest_window(start: date, end: date) -> None:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
     began = time.perf_counter()
-    with _command(settings, lock=True):
+    with _command(settings, lock=True, guard=True):
         from flows.ingest import ingest
+        from flows.sources import open_sources
 
-        reports = ingest(settings, start, end)
+        with open_sources(settings, through=end) as sources:
+            reports = ingest(sources.settings, start, end, sources.identities)
     for report in reports:
         typer.echo(report.summary())
     typer.echo(f"ingested {start} to {end} in {time.perf_counter() - began:.1f} s")
@@ -337,12 +376,14 @@ def verify() -> None:
 def repair() -> None:
     """Set damaged state aside, re-ingest what the lake lacks, and verify again."""
     settings = _settings_or_exit()
-    with _command(settings, lock=True):
+    with _command(settings, lock=True, guard=True):
         import uuid
 
         from flows.repair import repair_lake
+        from flows.sources import open_sources
 
-        outcome = repair_lake(settings, f"repair-{uuid.uuid4()}")
+        with open_sources(settings) as sources:
+            outcome = repair_lake(sources.settings, sources.identities, f"repair-{uuid.uuid4()}")
     for moved in outcome.plan.set_aside:
         typer.echo(f"set aside {moved}")
     for finding in outcome.plan.findings:

@@ -89,6 +89,8 @@ def _source_database(settings: Settings) -> str:
 
 def _catalog_api(settings: Settings) -> str:
     if not settings.catalog_api_url:
+        if not settings.simulate_sources:
+            raise ValueError("not set: real sources need the catalog API's URL")
         return "embedded: each run serves the simulated catalog on loopback"
     url = settings.catalog_api_url.rstrip("/") + "/products"
     response = httpx.get(url, params={"limit": 1, "page": 1}, timeout=TIMEOUT_SECONDS)
@@ -122,7 +124,11 @@ CHECKS: list[tuple[str, Callable[[Settings], str], str]] = [
     ),
     ("duckdb httpfs", _httpfs, "make install (installs duckdb-extension-httpfs)"),
     ("shop database", _source_database, "check LAKEHOUSE_SOURCE_DB_URL"),
-    ("catalog API", _catalog_api, "check LAKEHOUSE_CATALOG_API_URL, or leave it empty"),
+    (
+        "catalog API",
+        _catalog_api,
+        "check LAKEHOUSE_CATALOG_API_URL (empty: the embedded one, with simulated sources)",
+    ),
     ("Prefect API", _prefect_api, "start the server (prefect server start) or unset it"),
     (
         "duckdb resources",

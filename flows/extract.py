@@ -27,14 +27,21 @@ from flows.catalog_client import fetch_pages
 from flows.duck import quoted
 from flows.schemas import Entity
 from flows.settings import redact_url
-from generators.objects import is_object_store
-from generators.shop_db import DatabaseUnavailable, changes_table
+from flows.source_contract import (
+    CATALOG_MAX_PAGE_SIZE,
+    LANDING_FOLDER,
+    LANDING_SUFFIX,
+    DatabaseUnavailable,
+    changes_table,
+    landing_day_folder,
+    landing_day_prefix,
+)
+from flows.storage import is_object_store
 
 DB_TIMESTAMP = "%Y-%m-%d %H:%M:%S.%f"
 SHOP = "shop"  # the attached database's name
 READERS = 8  # landing files read at once from an object store
 SHORT_WINDOW_DAYS = 31  # up to this many days, landing folders are listed one by one
-MAX_PAGE_SIZE = 500  # the most products a catalog page may hold (FakeStore-style APIs cap it)
 
 
 # --- shop database ------------------------------------------------------------------------------
@@ -132,17 +139,6 @@ class LandingFile:
     size: int
 
 
-def landing_files(fs: pafs.FileSystem, root: str, day: date) -> list[str]:
-    """Hour files that arrived on `day` (the landing zone keeps one folder per arrival day)."""
-    folder = f"{root}/clickstream/{day:%Y/%m/%d}"
-    selector = pafs.FileSelector(folder, allow_not_found=True)
-    return sorted(
-        info.path
-        for info in fs.get_file_info(selector)
-        if info.type == pafs.FileType.File and info.path.endswith(".ndjson")
-    )
-
-
 def list_landing(fs: pafs.FileSystem, root: str, days: list[date]) -> list[LandingFile]:
     """The hour files that arrived on `days`.
 
@@ -150,18 +146,19 @@ def list_landing(fs: pafs.FileSystem, root: str, days: list[date]) -> list[Landi
     S3 a listing returns 1,000 keys a request, whatever the folders).
     """
     if len(days) <= SHORT_WINDOW_DAYS:
-        folders = [f"{root}/clickstream/{day:%Y/%m/%d}" for day in days]
+        folders = [landing_day_folder(root, day) for day in days]
     else:
-        folders = [f"{root}/clickstream"]
-    wanted = {f"clickstream/{day:%Y/%m/%d}/" for day in days}
+        folders = [f"{root}/{LANDING_FOLDER}"]
+    wanted = {landing_day_prefix(day) for day in days}
+    width = len(next(iter(wanted), ""))
     files = []
     for folder in folders:
         selector = pafs.FileSelector(folder, recursive=True, allow_not_found=True)
         for info in fs.get_file_info(selector):
             relative = info.path.removeprefix(root).lstrip("/")
-            if info.type != pafs.FileType.File or not relative.endswith(".ndjson"):
+            if info.type != pafs.FileType.File or not relative.endswith(LANDING_SUFFIX):
                 continue
-            if relative[: len("clickstream/YYYY/MM/DD/")] in wanted:
+            if relative[:width] in wanted:
                 files.append(LandingFile(info.path, relative, info.size))
     return sorted(files, key=lambda file: file.relative)
 
@@ -298,16 +295,10 @@ def json_records(
 
 # --- catalog ------------------------------------------------------------------------------------
 
-CATALOG_FIELDS = {  # lake column → where it is in the API's product JSON
-    "product_id": "$.id",
-    "image_url": "$.image",
-    "rating_rate": "$.rating.rate",
-    "rating_count": "$.rating.count",
-    "stock_quantity": "$.stock",
-}
 
-
-def catalog_pages(client: httpx.Client, day: date, page_size: int = MAX_PAGE_SIZE) -> pa.Table:
+def catalog_pages(
+    client: httpx.Client, day: date, page_size: int = CATALOG_MAX_PAGE_SIZE
+) -> pa.Table:
     """The catalog as of `day`: each page's JSON text as received, with the day."""
     texts = [text for _, text in fetch_pages(client, day, page_size=page_size)]
     return pa.table(

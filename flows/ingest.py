@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -26,7 +26,6 @@ from prefect.runtime import flow_run
 from flows.catalog_client import CatalogApiError, catalog_client
 from flows.duck import connect, quoted
 from flows.extract import (
-    CATALOG_FIELDS,
     LandingFile,
     attach_shop,
     catalog_lines,
@@ -42,13 +41,10 @@ from flows.lake import Lake, LakeStateError
 from flows.lock import writer_lock
 from flows.schemas import CUSTOMERS, EVENTS, ORDER_ITEMS, ORDERS, PRODUCTS, Entity
 from flows.settings import Settings, check_window
+from flows.source_contract import CATALOG_FIELDS, DatabaseUnavailable, landing_day_sql
+from flows.source_identity import SourceIdentity, SourcesDiffer, check_sources, record_sources
 from flows.storage import filesystem
 from flows.validation import Checked, Rule, check, check_into_table, split_checked
-from generators.catalog_api import CatalogApi
-from generators.config import Dirty, SimulationConfig
-from generators.shop_db import DatabaseUnavailable
-from generators.simulation import Simulation
-from generators.sources import SourceWriter
 
 CHANGE_OVERLAP = 1_000  # change ids re-read behind the watermark: commits that landed late
 LANDING_BATCH_BYTES = 128 * 2**20  # landing files read at once
@@ -56,7 +52,7 @@ CATALOG_BATCH_DAYS = 31  # catalog days fetched and landed at once
 SHOP_ENTITIES = (CUSTOMERS, ORDERS, ORDER_ITEMS)
 STATE_RUNS_KEPT = 100
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-PERMANENT = (CatalogApiError, DatabaseUnavailable, LakeStateError)  # a retry would not help
+PERMANENT = (CatalogApiError, DatabaseUnavailable, LakeStateError, SourcesDiffer)  # no retry helps
 
 
 def is_transient(task: object, task_run: object, state: object) -> bool:
@@ -84,16 +80,6 @@ def io_task(name: str) -> Callable:
     )
 
 
-def simulation_config(settings: Settings) -> SimulationConfig:
-    return SimulationConfig(
-        seed=settings.seed,
-        scale_factor=settings.scale_factor,
-        start_date=settings.start_date,
-        days=settings.days,
-        dirty=Dirty() if settings.dirty else None,
-    )
-
-
 def days_between(start: date, end: date) -> list[date]:
     if end < start:
         raise ValueError(f"end {end} is before start {start}")
@@ -112,10 +98,14 @@ def run_id() -> str:
 class SourceReport:
     source: str
     run_id: str
+    start: date  # the window's first day: rows about days before it are late
     records: Counter[str] = field(default_factory=Counter)  # read from the source
     landed: Counter[str] = field(default_factory=Counter)  # new rows in raw
     quarantined: Counter[str] = field(default_factory=Counter)  # new rows in quarantine
     files: int = 0
+    # entity → day → new rows about that day of the past (an old order's status change, an
+    # event that arrived days late): the figures of those days change with this run
+    late: dict[str, Counter[str]] = field(default_factory=dict)
 
     def summary(self) -> str:
         parts = [
@@ -171,42 +161,23 @@ def last_ingested_day(lake: Lake) -> date | None:
     return max(ends, default=None)
 
 
-@contextmanager
-def simulated_sources(settings: Settings) -> Iterator[SourceWriter | None]:
-    """The embedded source systems, which the run moves forward day by day; None if external."""
-    if not settings.simulate_sources:
-        yield None
-        return
-    simulation = Simulation(simulation_config(settings))
-    landing = filesystem(settings.landing_uri, settings)
-    with SourceWriter.open(
-        simulation, settings.source_db_url.get_secret_value(), landing
-    ) as writer:
-        yield writer
-
-
-@contextmanager
-def catalog_url(settings: Settings) -> Iterator[str]:
-    """The configured catalog API, or the simulated one served on loopback for the run."""
-    if settings.catalog_api_url:
-        yield settings.catalog_api_url
-        return
-    simulation = Simulation(simulation_config(settings))
-    with CatalogApi(simulation, settings.catalog_failure_rate) as api:
-        yield api.url
-
-
-def begin_source_run(settings: Settings, source: str) -> tuple[Lake, SourceState, SourceReport]:
+def begin_source_run(
+    settings: Settings, source: str, start: date
+) -> tuple[Lake, SourceState, SourceReport]:
     """What every ingestion flow starts from: the lake, the source's state, a report."""
     lake = Lake.from_settings(settings)
-    return lake, SourceState(lake, source), SourceReport(source, run_id())
+    return lake, SourceState(lake, source), SourceReport(source, run_id(), start)
 
 
 def land(lake: Lake, checked: Checked, report: SourceReport) -> None:
     """Merge into the lake; the report counts what the merge added, not what arrived."""
     name, run = checked.entity.name, report.run_id
-    report.landed[name] += sum(lake.land(checked.entity, checked.good, run).values())
+    landed = lake.land(checked.entity, checked.good, run)
+    report.landed[name] += sum(landed.added.values())
     report.quarantined[name] += sum(lake.quarantine(checked.entity, checked.bad, run).values())
+    late = {day.isoformat(): n for day, n in landed.about.items() if day < report.start and n}
+    if late:
+        report.late.setdefault(name, Counter()).update(late)
 
 
 # --- catalog ------------------------------------------------------------------------------
@@ -231,13 +202,17 @@ def ingest_catalog_api(settings: Settings, start: date, end: date) -> SourceRepo
     A day already snapshotted is not fetched again: the catalog of a past day does not change.
     Days are fetched and landed a month at a time, so memory does not grow with the window.
     """
-    lake, state, report = begin_source_run(settings, "catalog")
+    lake, state, report = begin_source_run(settings, "catalog", start)
     taken = set(state.data.get("snapshot_days", []))
     days = [day for day in days_between(start, end) if day.isoformat() not in taken]
     products: list[int] = state.data.get("product_ids", [])
+    if days and not settings.catalog_api_url:
+        raise CatalogApiError(
+            "no catalog API to read: set LAKEHOUSE_CATALOG_API_URL, or run with simulated sources"
+        )
     with ExitStack() as stack:
         if days:
-            client = stack.enter_context(catalog_client(stack.enter_context(catalog_url(settings))))
+            client = stack.enter_context(catalog_client(settings.catalog_api_url))
         for first in range(0, len(days), CATALOG_BATCH_DAYS):
             batch = days[first : first + CATALOG_BATCH_DAYS]
             checked = fetch_catalog(settings, client, batch, report.run_id)
@@ -348,9 +323,6 @@ def extract_shop(
     checked: dict[str, Checked] = {}
     horizons: dict[str, int] = {}
     newest = None
-    with simulated_sources(settings) as world:
-        if world is not None:
-            world.advance_to(end)
     with connect(settings) as connection:
         attach_shop(connection, settings.source_db_url.get_secret_value())
         for entity in SHOP_ENTITIES:
@@ -398,7 +370,7 @@ def extract_shop(
 @flow(name="ingest-shop-db")
 def ingest_shop_db(settings: Settings, start: date, end: date) -> SourceReport:
     """The shop's change log past each table's change-id watermark: every version lands."""
-    lake, state, report = begin_source_run(settings, "shop")
+    lake, state, report = begin_source_run(settings, "shop", start)
     listed = state.data.get("customer_ids")
     extract = extract_shop(
         settings, lake, end, state.data.get("change_ids", {}), report.run_id, listed
@@ -489,9 +461,9 @@ def check_landing_batch(
     """Validate the lines in `landing_lines`; returns the result and each file's state entry."""
     records = json_records(
         EVENTS,
-        """
+        f"""
         select line, file || ':' || number as _source, file as _file, number as _line,
-            cast(strptime(substr(file, 13, 10), '%Y/%m/%d') as date) as _fallback_date
+            {landing_day_sql("file")} as _fallback_date
         from landing_lines
         """,
     )
@@ -524,10 +496,7 @@ def ingest_clickstream(settings: Settings, start: date, end: date) -> SourceRepo
     Files are read by DuckDB in batches of bounded size, so memory does not grow with the
     window; each batch lands before the next is read.
     """
-    lake, state, report = begin_source_run(settings, "clickstream")
-    with simulated_sources(settings) as world:
-        if world is not None:
-            world.advance_to(end)
+    lake, state, report = begin_source_run(settings, "clickstream", start)
     fs, root = filesystem(settings.landing_uri, settings)
     known: dict[str, dict] = state.data["files"]
     listed = list_landing(fs, root, days_between(start, end))
@@ -554,14 +523,21 @@ def ingest_clickstream(settings: Settings, start: date, end: date) -> SourceRepo
 
 
 @flow(name="ingest")
-def ingest(settings: Settings, start: date, end: date) -> list[SourceReport]:
+def ingest(
+    settings: Settings, start: date, end: date, identities: dict[str, SourceIdentity]
+) -> list[SourceReport]:
     """The catalog first (order lines are checked against it), then the shop, then clicks.
 
     Every source reads the settings it is handed (the run's parameters made into settings
-    once, by the caller), never the environment.
+    once, by the caller, with the catalog API's URL), never the environment. `identities` are
+    the sources' (flows/sources.py): checked against the lake's record and, for a source the
+    lake has none of yet, recorded before its first row lands.
     """
     check_window(settings, start, end)
     with writer_lock(settings):
+        lake = Lake.from_settings(settings)
+        check_sources(lake, identities, settings.lake_uri)
+        record_sources(lake, identities, run_id())
         return [
             ingest_catalog_api(settings, start, end),
             ingest_shop_db(settings, start, end),
@@ -575,3 +551,13 @@ def summarize(reports: list[SourceReport], what: str = "landed") -> dict[str, in
     for report in reports:
         totals.update(getattr(report, what))
     return dict(totals)
+
+
+def late_days(reports: list[SourceReport]) -> dict[str, dict[str, int]]:
+    """Past days this ingestion changed the figures of: day → entity → new rows about it."""
+    days: dict[str, dict[str, int]] = {}
+    for report in reports:
+        for entity, counts in report.late.items():
+            for day, count in counts.items():
+                days.setdefault(day, {})[entity] = days.get(day, {}).get(entity, 0) + count
+    return dict(sorted(days.items()))

@@ -23,15 +23,37 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from flows.manifest import Manifest, PartitionRecord
-from flows.merge import Winner, merge_rows
+from flows.merge import Merged, Winner, merge_rows
 from flows.schemas import QUARANTINE_SCHEMA, Entity
 from flows.settings import Settings
-from flows.storage import filesystem
-from generators.objects import is_object_store, write_atomically
+from flows.storage import filesystem, is_object_store, write_atomically
 
 PARTITION_FILE = "part-0.parquet"
 PARTITION_WORKERS = 8  # partitions merged and written at once
 ZONES = ("raw", "quarantine")
+
+
+@dataclass(frozen=True)
+class Landed:
+    """What a merge added: new keys per partition, and per day the new rows are about."""
+
+    added: dict[date, int]
+    about: dict[date, int]  # only for entities whose records can be about an earlier day
+
+
+def _count_days(values: list[pa.ChunkedArray]) -> dict[date, int]:
+    """Rows per UTC day of timestamp columns (empty without any)."""
+    if not values:
+        return {}
+    chunks = [chunk for value in values for chunk in value.chunks]
+    days = partition_dates(pa.table({"at": pa.chunked_array(chunks, values[0].type)}), "at")
+    counted = pc.value_counts(days)
+    return {
+        _as_date(day): count
+        for day, count in zip(
+            counted.field("values").to_pylist(), counted.field("counts").to_pylist(), strict=True
+        )
+    }
 
 
 class LakeStateError(RuntimeError):
@@ -117,11 +139,11 @@ class Lake:
         write_atomically(self.fs, self.path(relative), data)
         return partition_record(data, table.num_rows, run_id)
 
-    def land(self, entity: Entity, table: pa.Table, run_id: str) -> dict[date, int]:
-        """Merge valid records into their raw partitions; returns new keys per partition."""
+    def land(self, entity: Entity, table: pa.Table, run_id: str) -> Landed:
+        """Merge valid records into their raw partitions; new keys per partition and day."""
         return self._merge(
             "raw", entity, table, entity.raw_schema, entity.key, entity.partition_by,
-            entity.winner, run_id,
+            entity.winner, run_id, entity.about,
         )  # fmt: skip
 
     def quarantine(self, entity: Entity, table: pa.Table, run_id: str) -> dict[date, int]:
@@ -129,7 +151,7 @@ class Lake:
         return self._merge(
             "quarantine", entity, table, QUARANTINE_SCHEMA, ("_source", "reason"),
             "partition_date", "first", run_id,
-        )  # fmt: skip
+        ).added  # fmt: skip
 
     def _merge(
         self,
@@ -141,7 +163,8 @@ class Lake:
         partition_by: str,
         winner: Winner,
         run_id: str,
-    ) -> dict[date, int]:
+        about: str | None = None,
+    ) -> Landed:
         """Merge each day's rows into its partition, several partitions at once.
 
         One listing says which partitions exist (no HEAD per partition); reading, merging,
@@ -149,7 +172,7 @@ class Lake:
         requests in flight while Arrow works on others.
         """
         if table.num_rows == 0:
-            return {}
+            return Landed({}, {})
         table = table.select(schema.names).cast(schema)
         days = partition_dates(table, partition_by)
         order = pc.sort_indices(days)
@@ -159,7 +182,7 @@ class Lake:
         manifest = Manifest(self, zone, entity)
         present = self.partition_files(zone, entity)
 
-        def merge_day(begin: int, end: int) -> tuple[date, int, PartitionRecord | None]:
+        def merge_day(begin: int, end: int) -> tuple[date, Merged, PartitionRecord | None]:
             day = _as_date(days[begin])
             existing = None
             if day in present:
@@ -169,20 +192,24 @@ class Lake:
                 table.slice(begin, end - begin),
                 key,
                 winner,
+                about,
             )
             record = None
             if merged.changed or existing is None or day not in manifest.partitions:
                 record = self.write_partition(zone, entity, day, merged.table, run_id)
-            return day, merged.added, record
+            return day, merged, record
 
         added: dict[date, int] = {}
+        abouts: list[pa.ChunkedArray] = []
         with ThreadPoolExecutor(PARTITION_WORKERS) as pool:
-            for day, count, record in pool.map(merge_day, starts, ends):
+            for day, merged, record in pool.map(merge_day, starts, ends):
                 if record is not None:
                     manifest.record(day, record)
-                added[day] = count
+                added[day] = merged.added
+                if merged.added_about is not None:
+                    abouts.append(merged.added_about)
         manifest.save()
-        return added
+        return Landed(added, _count_days(abouts))
 
     def partition_files(self, zone: str, entity: Entity) -> dict[date, pafs.FileInfo]:
         """The partition files of one entity, by day: a single listing of its folder."""
@@ -208,6 +235,22 @@ class Lake:
             rows = pq.ParquetFile(pa.BufferReader(data)).metadata.num_rows
             manifest.record(day, partition_record(data, rows, run_id))
         manifest.save()
+
+    def delete_everything(self, keep: tuple[str, ...] = ("_lock", "_lock.json")) -> int:
+        """Empty the lake (all but the writer lock, held by the caller); returns files deleted."""
+        selector = pafs.FileSelector(self.root, allow_not_found=True)
+        deleted = 0
+        for info in self.fs.get_file_info(selector):
+            if info.base_name in keep:
+                continue
+            if info.type == pafs.FileType.Directory:
+                inside = pafs.FileSelector(info.path, recursive=True)
+                deleted += sum(f.type == pafs.FileType.File for f in self.fs.get_file_info(inside))
+                self.fs.delete_dir(info.path)
+            else:
+                self.fs.delete_file(info.path)
+                deleted += 1
+        return deleted
 
     def read_json(self, relative: str) -> dict | None:
         if not self.exists(relative):

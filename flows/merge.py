@@ -24,6 +24,7 @@ class Merged:
     added: int  # keys the partition did not hold before
     replaced: int  # keys it held whose row an arriving one replaced ("latest" only)
     before: int  # rows the partition held before (duplicates included)
+    added_about: pa.ChunkedArray | None = None  # the `about` column of the added rows, if asked
 
     @property
     def changed(self) -> bool:
@@ -32,9 +33,16 @@ class Merged:
 
 
 def merge_rows(
-    existing: pa.Table | None, arriving: pa.Table, key: tuple[str, ...], winner: Winner
+    existing: pa.Table | None,
+    arriving: pa.Table,
+    key: tuple[str, ...],
+    winner: Winner,
+    about: str | None = None,
 ) -> Merged:
-    """`existing` and `arriving` share one schema; returns the partition to write and its counts."""
+    """`existing` and `arriving` share one schema; returns the partition to write and its counts.
+
+    With `about`, also that column of each row whose key is new (what the added rows are about).
+    """
     before = existing.num_rows if existing is not None else 0
     combined = pa.concat_tables([existing, arriving]) if existing is not None else arriving
     positions = pa.array(np.arange(combined.num_rows, dtype=np.int64))
@@ -51,4 +59,7 @@ def merge_rows(
     added = pc.sum(pc.invert(from_existing).cast(pa.int64())).as_py() or 0
     replaced = pc.sum(pc.and_(from_existing, arrived).cast(pa.int64())).as_py() or 0
     table = combined.take(kept).sort_by([(name, "ascending") for name in key])
-    return Merged(table, added, replaced, before)
+    added_about = None
+    if about is not None:
+        added_about = combined[about].take(pc.filter(kept, pc.invert(from_existing)))
+    return Merged(table, added, replaced, before, added_about)

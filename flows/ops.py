@@ -20,7 +20,7 @@ import duckdb
 import pyarrow as pa
 
 from flows.lake import Lake
-from flows.run_history import read_runs
+from flows.run_history import describe_late, read_runs
 from flows.settings import Settings
 
 SOURCES = ("catalog", "shop", "clickstream")
@@ -44,6 +44,8 @@ RUNS = pa.schema(
         ("published", pa.string()),
         ("reason", pa.string()),
         ("freshness_warnings", pa.string()),
+        ("late_data", pa.string()),  # past days whose figures the run changed, in words
+        ("late_days", pa.string()),  # the same, JSON: day → entity → rows
     ]
 )
 FRESHNESS = pa.schema(
@@ -123,6 +125,8 @@ def _run_rows(runs: list[dict]) -> list[dict]:
                 for item in run.get("freshness", [])
                 if item["status"] != "pass"
             ),
+            "late_data": describe_late(run.get("late", {})),
+            "late_days": json.dumps(run.get("late", {}), sort_keys=True),
         }
         for run in runs
     ]

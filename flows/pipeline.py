@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
 from prefect import flow, get_run_logger, task
@@ -11,7 +11,7 @@ from prefect.cache_policies import NONE
 
 from flows.cleanup import clean_leftovers
 from flows.freshness import Freshness, measure, warnings
-from flows.ingest import ingest, last_ingested_day, run_id, summarize
+from flows.ingest import ingest, last_ingested_day, late_days, run_id, summarize
 from flows.lake import ZONES, Lake
 from flows.lock import writer_lock
 from flows.manifest import Manifest
@@ -27,9 +27,10 @@ from flows.publish import (
 )
 from flows.quality import GateResult, store_result, verify_contracts
 from flows.repair import plan_repair, reseal
-from flows.run_history import HOOKS, journal, run_settings
+from flows.run_history import HOOKS, describe_late, journal, run_settings
 from flows.schemas import ENTITIES
-from flows.settings import Settings, WindowError, check_window, ensure_writable
+from flows.settings import Settings, check_window, ensure_writable
+from flows.sources import open_sources
 from flows.verify import check_manifests
 from flows.warehouse import BuildError, build_warehouse
 
@@ -49,6 +50,8 @@ class PipelineResult:
     gate: GateResult
     published: str
     freshness: tuple[str, ...] = ()  # warnings: sources that are not fresh
+    late: dict[str, dict[str, int]] = field(default_factory=dict)  # past day → entity → rows
+    window: tuple[str, str] = ("", "")  # the days ingested
 
     def markdown(self, start: date, end: date) -> str:
         """The run's summary, as a Prefect artifact shows it."""
@@ -58,7 +61,12 @@ class PipelineResult:
             f"# Lakehouse run {start} → {end}\n\n| entity | rows landed |\n|---|---:|\n{landed}\n\n"
             f"dbt: {dbt}\n\n{self.gate.summary()}\n\npublished `{self.published}`\n"
             + "".join(f"\n- freshness warning: {line}" for line in self.freshness)
+            + (f"\n- {self.late_summary()}" if self.late else "")
         )
+
+    def late_summary(self) -> str:
+        """The past days whose figures this run changed, in one line."""
+        return describe_late(self.late)
 
 
 def first_day_written_since(lake: Lake, baseline: str) -> date | None:
@@ -190,10 +198,14 @@ def run_pipeline(settings: Settings, start: date, end: date, full_refresh: bool)
         start, end, settings.seed, settings.scale_factor, ", full refresh" if full_refresh else "",
     )  # fmt: skip
     with writer_lock(settings):
-        plan = prepare_lake(settings)
-        reports = ingest(settings, start, end)
+        with open_sources(settings, through=end) as sources:
+            plan = prepare_lake(settings)
+            reports = ingest(sources.settings, start, end, sources.identities)
         noted.rows_landed = summarize(reports)
         noted.quarantined = summarize(reports, "quarantined")
+        noted.late = late_days(reports)
+        if noted.late:
+            get_run_logger().info(describe_late(noted.late))
         freshness = source_freshness(settings, end)
         noted.freshness = [item.as_dict() for item in freshness]
         if plan.findings:
@@ -202,7 +214,13 @@ def run_pipeline(settings: Settings, start: date, end: date, full_refresh: bool)
         noted.dbt = build(settings, full_refresh)
         gate, published = gate_and_publish(settings)
     result = PipelineResult(
-        noted.rows_landed, noted.dbt, gate, published, tuple(warnings(freshness))
+        rows_landed=noted.rows_landed,
+        dbt_statuses=noted.dbt,
+        gate=gate,
+        published=published,
+        freshness=tuple(warnings(freshness)),
+        late=noted.late,
+        window=noted.window,
     )
     create_markdown_artifact(key="lakehouse-run", markdown=result.markdown(start, end))
     return result
@@ -231,19 +249,15 @@ def lakehouse_pipeline(
 def daily_window(settings: Settings, today: date | None = None) -> tuple[date, date]:
     """The days a daily run takes when none is given.
 
-    Simulated sources move forward one business day per run: the day after the last one
-    ingested (the first simulated day on an empty lake). Real sources: every day from the one
-    after the last ingested through yesterday (UTC), so a missed run is caught up.
+    The simulated shop keeps trading: each run advances it one business day, the day after
+    the last one ingested (the first simulated day on an empty lake), past the settings'
+    window as far as the runs go. Real sources: every day from the one after the last
+    ingested through yesterday (UTC), so a missed run is caught up.
     """
     last = last_ingested_day(Lake.from_settings(settings))
     if not settings.simulate_sources:
         yesterday = (today or datetime.now(UTC).date()) - timedelta(days=1)
         return (min(last + timedelta(days=1), yesterday) if last else yesterday), yesterday
-    if last is not None and last >= settings.end_date:
-        raise WindowError(
-            f"every simulated day through {settings.end_date} has been ingested: raise "
-            "LAKEHOUSE_DAYS to simulate more (new sources), or run on real sources"
-        )
     day = settings.start_date if last is None else last + timedelta(days=1)
     return day, day
 

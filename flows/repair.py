@@ -17,6 +17,7 @@ from flows.lake import PARTITION_FILE, ZONES, Lake, LakeStateError, partition_pa
 from flows.manifest import MANIFEST_ROOT, Manifest
 from flows.schemas import ENTITIES, EVENTS, PRODUCTS
 from flows.settings import Settings
+from flows.source_identity import SourceIdentity
 from flows.verify import SHOP_ENTITIES, Finding, verify
 
 STATE_SOURCES = ("catalog", "shop", "clickstream")
@@ -59,7 +60,7 @@ def rewind(lake: Lake, findings: Iterable[Finding]) -> RepairPlan:
     plan = RepairPlan(findings)
     for finding in findings:
         plan.reseal.setdefault(finding.entity, set()).update(finding.days)
-        if finding.problem.startswith("unreadable"):
+        if finding.damaged:  # corrupt or unreadable: out of the way, read again like a lost one
             for day in finding.days:
                 relative = f"{partition_path(finding.zone, ENTITIES[finding.entity], day)}"
                 plan.set_aside.append(lake.set_aside(f"{relative}/{PARTITION_FILE}"))
@@ -148,8 +149,14 @@ class RepairOutcome:
     remaining: list[Finding]  # what a second verification still finds
 
 
-def repair_lake(settings: Settings, run_id: str) -> RepairOutcome:
-    """`lakehouse repair`: set damaged files aside, verify deeply, ingest again, verify again."""
+def repair_lake(
+    settings: Settings, identities: dict[str, SourceIdentity], run_id: str
+) -> RepairOutcome:
+    """`lakehouse repair`: set damaged files aside, verify deeply, ingest again, verify again.
+
+    `settings` and `identities` are the opened sources' (flows/sources.py): a repair reads them
+    again, it never advances them.
+    """
     from flows.ingest import ingest, last_ingested_day
 
     lake = Lake.from_settings(settings)
@@ -161,6 +168,6 @@ def repair_lake(settings: Settings, run_id: str) -> RepairOutcome:
     if first is not None or moved:
         start = max(settings.start_date, first or settings.start_date)
         end = last_ingested_day(lake) or settings.end_date
-        ingest(settings, min(start, end), end)
+        ingest(settings, min(start, end), end, identities)
         losses = reseal(lake, plan, run_id)
     return RepairOutcome(plan, losses, verify(settings, lake, deep=True))

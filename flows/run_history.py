@@ -33,6 +33,7 @@ class RunJournal:
     gate_passed: bool | None = None
     published: str = ""
     freshness: list[dict] = field(default_factory=list)  # flows.freshness.Freshness per source
+    late: dict[str, dict[str, int]] = field(default_factory=dict)  # past day → entity → rows
 
 
 _journals: dict[str, RunJournal] = {}
@@ -43,6 +44,25 @@ def journal() -> RunJournal:
     from prefect.runtime import flow_run
 
     return _journals.setdefault(str(flow_run.get_id() or "outside-prefect"), RunJournal())
+
+
+def describe_late(late: dict[str, dict[str, int]]) -> str:
+    """'late data changed 2 past days (2025-12-01 … 2025-12-20): events 1, orders 3'.
+
+    `late` maps each past day to the new rows, per entity, that are about it (an old order's
+    status change, a late event): the figures of those days changed with the run.
+    """
+    if not late:
+        return ""
+    totals: dict[str, int] = {}
+    for entities in late.values():
+        for entity, count in entities.items():
+            totals[entity] = totals.get(entity, 0) + count
+    days = sorted(late)
+    span = days[0] if len(days) == 1 else f"{days[0]} … {days[-1]}"
+    what = ", ".join(f"{entity} {count:,}" for entity, count in sorted(totals.items()))
+    noun = "day" if len(days) == 1 else "days"
+    return f"late data changed {len(days)} past {noun} ({span}): {what}"
 
 
 def run_settings(seed: int | None = None, scale_factor: float | None = None) -> Settings:

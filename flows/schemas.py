@@ -42,6 +42,9 @@ class Entity:
     # Which row a partition keeps when a key arrives again: the one landed first (a version or
     # a line never changes once written) or the latest (a re-fetched snapshot replaces the old).
     winner: Literal["first", "latest"] = "first"
+    # The timestamp whose day a record changes figures of, when that can be an earlier day than
+    # the one it lands on: an order's status change is about the day the order was placed.
+    about: str | None = None
 
     @property
     def raw_schema(self) -> pa.Schema:
@@ -94,6 +97,7 @@ ORDERS = Entity(
     },
     non_negative=("total_amount",),
     not_before=(("updated_at", "order_at"),),
+    about="order_at",
 )
 
 ORDER_ITEMS = Entity(
@@ -174,6 +178,7 @@ EVENTS = Entity(
         "browser": value_set("browser"),
     },
     not_before=(("received_at", "event_at"),),
+    about="event_at",
 )
 
 ENTITIES = {entity.name: entity for entity in (CUSTOMERS, ORDERS, ORDER_ITEMS, PRODUCTS, EVENTS)}

@@ -46,7 +46,9 @@ class Settings(BaseSettings):
     seed: int = Field(42, description="Seed of the simulation")
     scale_factor: float = Field(1.0, description="1 = the original's volumes")
     start_date: date = Field(date(2024, 1, 1), description="First simulated day")
-    days: int = Field(730, description="Number of simulated days")
+    days: int = Field(
+        730, description="Days `lakehouse run` advances the simulated shop through; not its world"
+    )
     source_db_url: SecretStr = Field(
         SecretStr("sqlite:///data/sources/shop.sqlite"),
         description="Shop OLTP database: sqlite:///<path> or postgresql://user:pass@host:port/db",
@@ -279,14 +281,15 @@ class WindowError(ValueError):
 def check_window(settings: Settings, start: date, end: date) -> None:
     """One clear line, before any work, for a window the run cannot ingest.
 
-    Simulated sources exist only for their days (LAKEHOUSE_START_DATE, LAKEHOUSE_DAYS): a day
-    outside would reach the embedded catalog API as an HTTP 400 halfway through the run.
+    The simulated shop opens on LAKEHOUSE_START_DATE and keeps trading from then on: a day
+    before it does not exist (it would reach the embedded catalog API as an HTTP 400 halfway
+    through the run); any later day does, whatever LAKEHOUSE_DAYS says.
     """
     if end < start:
         raise WindowError(f"the window ends ({end}) before it starts ({start})")
-    if settings.simulate_sources and (start < settings.start_date or end > settings.end_date):
+    if settings.simulate_sources and start < settings.start_date:
         raise WindowError(
-            f"{start} → {end} is outside the simulated sources' days, {settings.start_date} → "
-            f"{settings.end_date}: choose days inside them, or set LAKEHOUSE_START_DATE and "
-            "LAKEHOUSE_DAYS (a new window simulates new sources)"
+            f"{start} is before the simulated shop opened on {settings.start_date} "
+            "(LAKEHOUSE_START_DATE): choose days from then on (another start date is another "
+            "world, which needs a new lake)"
         )

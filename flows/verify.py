@@ -3,9 +3,11 @@
 Two depths:
 - quick (every run, and the quality gate): one listing per entity folder against the manifest —
   partitions missing, not recorded, or of another size. Cheap on S3: a LIST and a GET per entity.
-- deep (`lakehouse verify`): also each file's sha256 and footer, and the sources' side — every
-  shop row the watermark says was read, every line of every landing file ingested, every catalog
-  day snapshotted — must be in raw or quarantine.
+- deep (`lakehouse verify`): also each file's sha256 against its manifest entry, before
+  anything reads it (a corrupt file is named, never parsed), then its footer; and the sources'
+  side — every shop row the watermark says was read, every line of every landing file
+  ingested, every catalog day snapshotted — must be in raw or quarantine, read from the files
+  that passed.
 """
 
 from __future__ import annotations
@@ -40,8 +42,9 @@ class Finding:
     problem: str
     zone: str = "raw"
     days: tuple[date, ...] = ()
-    files: tuple[str, ...] = field(default=(), compare=False)
+    files: tuple[str, ...] = field(default=(), compare=False)  # landing files to read again
     rows: tuple[int, ...] = ()  # for missing partitions: the rows each held, by `days`
+    damaged: str = ""  # a partition file that cannot be trusted: set aside by a repair
 
     def line(self) -> str:
         where = f"{self.zone}/{ENTITIES[self.entity].source}/{self.entity}"
@@ -53,7 +56,11 @@ class Finding:
 
 
 def check_manifests(lake: Lake, deep: bool = False) -> list[Finding]:
-    """Every partition file against its manifest entry, for every entity and zone."""
+    """Every partition file against its manifest entry, for every entity and zone.
+
+    Deep, each file's bytes are hashed before anything parses them: every corrupt file is
+    named, and no reader trips on one.
+    """
     findings: list[Finding] = []
     for entity in ENTITIES.values():
         for zone in ZONES:
@@ -90,37 +97,57 @@ def _check_content(
 ) -> list[Finding]:
     with lake.fs.open_input_stream(path) as stream:
         data = stream.read()
+    shown = lake.uri(path)
+    if hashlib.sha256(data).hexdigest() != entry.sha256:
+        problem = f"{shown} is corrupt: its sha256 differs from the manifest's, same size"
+        return [Finding(entity.name, problem, zone, (day,), damaged=path)]
     try:
         rows = pq.ParquetFile(io.BytesIO(data)).metadata.num_rows
     except pa.ArrowException as error:
-        return [Finding(entity.name, f"unreadable: {error}", zone, (day,))]
-    if hashlib.sha256(data).hexdigest() != entry.sha256:
-        return [Finding(entity.name, "checksum differs from the manifest", zone, (day,))]
+        problem = f"{shown} is unreadable: {' '.join(str(error).split())}"
+        return [Finding(entity.name, problem, zone, (day,), damaged=path)]
     if rows != entry.rows:
         problem = f"{rows:,} rows, the manifest says {entry.rows:,}"
         return [Finding(entity.name, problem, zone, (day,))]
     return []
 
 
-def _lake_sources(lake: Lake, entity: Entity) -> pa.Array:
+def damaged_files(findings: list[Finding]) -> set[str]:
+    """The partition files the findings say cannot be read as they are."""
+    return {finding.damaged for finding in findings if finding.damaged}
+
+
+def intact_files(lake: Lake, entity: Entity, damaged: set[str]) -> list[str]:
+    """Every partition file of an entity, raw and quarantine, but the damaged ones."""
+    return [
+        info.path
+        for zone in ZONES
+        for info in lake.partition_files(zone, entity).values()
+        if info.path not in damaged
+    ]
+
+
+def _lake_sources(lake: Lake, entity: Entity, damaged: set[str]) -> pa.Array:
     """Where every raw and quarantined record of an entity was read (its `_source`)."""
-    parts = []
-    for zone in ZONES:
-        folder = f"{zone}/{entity.source}/{entity.name}"
-        if lake.exists(folder):
-            dataset = ds.dataset(lake.path(folder), filesystem=lake.fs, format="parquet")
-            parts.append(dataset.to_table(columns=["_source"])["_source"].combine_chunks())
-    return pa.concat_arrays(parts) if parts else pa.array([], pa.string())
+    files = intact_files(lake, entity, damaged)
+    if not files:
+        return pa.array([], pa.string())
+    dataset = ds.dataset(files, filesystem=lake.fs, format="parquet")
+    return dataset.to_table(columns=["_source"])["_source"].combine_chunks()
 
 
-def check_sources(settings: Settings, lake: Lake) -> list[Finding]:
-    """The sources' side: what their state says was read must be in raw or quarantine."""
+def check_sources(settings: Settings, lake: Lake, damaged: set[str] | None = None) -> list[Finding]:
+    """The sources' side: what their state says was read must be in raw or quarantine.
+
+    The lake is read from its intact files only (`damaged` are left out, their rows missing).
+    """
     from flows.ingest import SourceState
 
+    damaged = damaged or set()
     return (
         _check_catalog(lake, SourceState(lake, "catalog"))
-        + _check_shop(settings, lake, SourceState(lake, "shop"))
-        + _check_clickstream(lake, SourceState(lake, "clickstream"))
+        + _check_shop(settings, lake, SourceState(lake, "shop"), damaged)
+        + _check_clickstream(lake, SourceState(lake, "clickstream"), damaged)
     )
 
 
@@ -133,7 +160,9 @@ def _check_catalog(lake: Lake, state: SourceState) -> list[Finding]:
     return [Finding("products", "snapshot taken but not in the lake", "raw", missing)]
 
 
-def _check_shop(settings: Settings, lake: Lake, state: SourceState) -> list[Finding]:
+def _check_shop(
+    settings: Settings, lake: Lake, state: SourceState, damaged: set[str]
+) -> list[Finding]:
     """Every change the shop's watermarks say was read must be in raw or quarantine."""
     from flows.duck import connect
     from flows.extract import attach_shop, shop_changes, shop_lineage
@@ -148,11 +177,9 @@ def _check_shop(settings: Settings, lake: Lake, state: SourceState) -> list[Find
         for name in SHOP_ENTITIES:
             if not change_ids.get(name):
                 continue
-            entity = ENTITIES[name]
-            files = [
-                info.path for zone in ZONES for info in lake.partition_files(zone, entity).values()
-            ]
+            files = intact_files(lake, ENTITIES[name], damaged)
             register_parquet(connection, "landed", lake, files, "_source")
+            entity = ENTITIES[name]
             count, days = connection.execute(
                 f"""
                 with read as (
@@ -171,11 +198,11 @@ def _check_shop(settings: Settings, lake: Lake, state: SourceState) -> list[Find
     return findings
 
 
-def _check_clickstream(lake: Lake, state: SourceState) -> list[Finding]:
+def _check_clickstream(lake: Lake, state: SourceState, damaged: set[str]) -> list[Finding]:
     files: dict[str, dict] = state.data.get("files", {})
     if not files:
         return []
-    sources = _lake_sources(lake, EVENTS)
+    sources = _lake_sources(lake, EVENTS, damaged)
     counted = pc.value_counts(pc.replace_substring_regex(sources, r":\d+$", ""))
     landed = dict(
         zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist(), strict=True)
@@ -195,5 +222,5 @@ def verify(settings: Settings, lake: Lake, deep: bool = True) -> list[Finding]:
     """All findings; an empty list means the lake is whole."""
     findings = check_manifests(lake, deep)
     if deep:
-        findings += check_sources(settings, lake)
+        findings += check_sources(settings, lake, damaged_files(findings))
     return findings

@@ -132,10 +132,9 @@ def built(prefect_server: None, tmp_path_factory: pytest.TempPathFactory) -> Ite
     The sources are generated first, as `lakehouse generate` does, so the run finds every day
     already written: history must still arrive whole, through the shop's change log.
     """
-    from flows.ingest import simulation_config
+    from flows.embedded_sources import world
     from flows.pipeline import lakehouse_pipeline
     from flows.storage import filesystem
-    from generators.simulation import Simulation
     from generators.sources import write_sources
 
     environment = settings_environment(
@@ -144,7 +143,7 @@ def built(prefect_server: None, tmp_path_factory: pytest.TempPathFactory) -> Ite
     with mock.patch.dict(os.environ, environment):
         settings = load_settings()
         write_sources(
-            Simulation(simulation_config(settings)),
+            world(settings),
             settings.source_db_url.get_secret_value(),
             filesystem(settings.landing_uri, settings),
         )

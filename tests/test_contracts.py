@@ -157,7 +157,7 @@ VIOLATIONS = [
     Violation(
         "build/main/segment_daily", "broken reconciliation",
         ("update segment_daily set revenue = revenue + 1.25"
-         " where order_date = date '2025-10-20' and customer_segment = 'bronze'",),
+         " where rowid = (select min(rowid) from segment_daily where revenue > 0)",),
         "segment_daily.:metric.revenue_matches_daily_kpis", "observed 1.25", "must be 0",
     ),
     Violation(

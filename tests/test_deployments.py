@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -55,7 +55,10 @@ def wait_final(api: str, runs: list[str], timeout: float) -> dict[str, tuple[str
 def test_daily_and_backfill_deployments_run_on_a_worker_one_at_a_time(
     prefect_api: PrefectServer, tmp_path: Path
 ) -> None:
-    workspace = Workspace.create(tmp_path / "data", prefect_api.url)
+    """On the default path: a run over the settings' window (a backfill and a daily at once,
+    one waiting for the other's lock), then the `daily` deployment as its schedule would start
+    it, two nights running, without parameters: the shop trades on past the window."""
+    workspace = Workspace.create(tmp_path / "data", prefect_api.url, LAKEHOUSE_DAYS="3")
     environment = workspace.process_environment()
     deployed = subprocess.run(
         ["make", "--no-print-directory", "deploy"],
@@ -77,6 +80,11 @@ def test_daily_and_backfill_deployments_run_on_a_worker_one_at_a_time(
         )  # fmt: skip
         try:
             states = wait_final(prefect_api.url, [daily, backfill], timeout=600)
+            # the next two nights, as the schedule starts them: no parameter, one after the other
+            nights = [trigger(workspace, "lakehouse-daily/daily")]
+            wait_final(prefect_api.url, nights, timeout=300)
+            nights.append(trigger(workspace, "lakehouse-daily/daily"))
+            states |= wait_final(prefect_api.url, nights, timeout=300)
         finally:
             os.killpg(worker.pid, signal.SIGTERM)
             worker.wait(60)
@@ -88,7 +96,7 @@ def test_daily_and_backfill_deployments_run_on_a_worker_one_at_a_time(
         workspace.published,
         "select list(distinct event_date order by event_date) from fact_events",
     )
-    assert date(2025, 10, 3) in days and date(2025, 10, 1) in days
+    assert days == [date(2025, 10, 1) + timedelta(days=n) for n in range(5)]
     ops = workspace.published.with_name("ops.duckdb")
     with duckdb.connect(str(ops), read_only=True) as connection:
         recorded = set(
@@ -99,6 +107,8 @@ def test_daily_and_backfill_deployments_run_on_a_worker_one_at_a_time(
     assert recorded == {
         (daily, "lakehouse-daily", "Completed", "2025-10-03", "2025-10-03", True),
         (backfill, "lakehouse", "Completed", "2025-10-01", "2025-10-02", True),
+        (nights[0], "lakehouse-daily", "Completed", "2025-10-04", "2025-10-04", True),
+        (nights[1], "lakehouse-daily", "Completed", "2025-10-05", "2025-10-05", True),
     }
     artifacts = httpx.post(
         f"{prefect_api.url}/artifacts/filter",
@@ -107,28 +117,22 @@ def test_daily_and_backfill_deployments_run_on_a_worker_one_at_a_time(
     ).json()
     summaries = [a for a in artifacts if a["key"] == "lakehouse-run" and a["flow_run_id"] == daily]
     assert len(summaries) == 1 and "# Lakehouse run 2025-10-03 → 2025-10-03" in summaries[0]["data"]
-    assert len([a for a in artifacts if a["key"] == "quality-gate"]) >= 2  # one table per gate
+    assert len([a for a in artifacts if a["key"] == "quality-gate"]) >= 4  # one table per gate
     verified = workspace.run("verify")  # the lake agrees with its manifests and its sources
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
-def test_daily_outside_the_simulated_days_is_one_line_before_any_work(
+def test_a_day_before_the_shop_opened_is_one_line_before_any_work(
     completed: Workspace, tmp_path: Path
 ) -> None:
-    workspace = completed.copy(tmp_path / "data")  # every one of its 10 days ingested
+    workspace = completed.copy(tmp_path / "data")  # the shop opened on 2025-10-01
     published = file_hash(workspace.published)
-    exhausted = workspace.run("daily")
-    assert exhausted.returncode == 1
-    assert [line for line in exhausted.stderr.splitlines() if line.startswith("error: ")] == [
-        "error: every simulated day through 2025-10-10 has been ingested: raise LAKEHOUSE_DAYS "
-        f"to simulate more (new sources), or run on real sources (full trace in {workspace.log})"
-    ]
-    outside = workspace.run("ingest", "--date", "2025-11-01")
-    assert outside.returncode == 2
-    assert outside.stderr.strip() == (
-        "error: 2025-11-01 → 2025-11-01 is outside the simulated sources' days, 2025-10-01 → "
-        "2025-10-10: choose days inside them, or set LAKEHOUSE_START_DATE and LAKEHOUSE_DAYS "
-        "(a new window simulates new sources)"
+    before = workspace.run("ingest", "--date", "2025-09-30")
+    assert before.returncode == 2
+    assert before.stderr.strip() == (
+        "error: 2025-09-30 is before the simulated shop opened on 2025-10-01 "
+        "(LAKEHOUSE_START_DATE): choose days from then on (another start date is another "
+        "world, which needs a new lake)"
     )
     assert file_hash(workspace.published) == published
 

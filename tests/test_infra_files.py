@@ -574,6 +574,7 @@ def test_ci_lints_first_then_tests_with_cached_pins() -> None:
     lint = "\n".join(step.get("run", "") for step in jobs["lint"]["steps"])
     assert "--constraint constraints.txt ruff" in lint
     assert "ruff check" in lint and "ruff format --check" in lint
+    assert "python -m tests.layering" in lint  # the import rules, before anything is installed
     test_steps = jobs["test"]["steps"]
     terraform_step = next(s for s in test_steps if "setup-terraform" in s.get("uses", ""))
     assert terraform_step["with"]["terraform_wrapper"] is False

@@ -48,9 +48,13 @@ class Sources:
         return Lake.from_settings(self.settings)
 
     def ingest(self, start: date, end: date) -> dict[str, Counter]:
+        """As an entry point does: the sources opened (simulated: advanced through `end`)."""
         from flows.ingest import ingest
+        from flows.sources import open_sources
 
-        reports = ingest(self.settings, start, end)  # the settings, not the environment
+        with open_sources(self.settings, through=end) as sources:
+            # the settings handed on, not the environment
+            reports = ingest(sources.settings, start, end, sources.identities)
         return {report.source: report for report in reports}
 
     def table(self, zone: str, entity: str) -> pa.Table:
@@ -195,8 +199,10 @@ def test_catalog_with_twenty_percent_failures_lands_every_product_once(
 ) -> None:
     sources = sandbox(tmp_path, LAKEHOUSE_CATALOG_FAILURE_RATE="0.2")
     from flows.ingest import ingest_catalog_api
+    from flows.sources import open_sources
 
-    report = ingest_catalog_api(sources.settings, START, START + timedelta(days=4))
+    with open_sources(sources.settings) as opened:  # the embedded API, failing 20% of requests
+        report = ingest_catalog_api(opened.settings, START, START + timedelta(days=4))
     products = sources.table("raw", "products")
     pairs = list(
         zip(products["product_id"].to_pylist(), products["snapshot_date"].to_pylist(), strict=True)
@@ -207,13 +213,13 @@ def test_catalog_with_twenty_percent_failures_lands_every_product_once(
 def test_dirty_sources_quarantine_exactly_the_injected_records(
     tmp_path: Path, prefect_server: None
 ) -> None:
-    from flows.ingest import simulation_config
+    from flows.embedded_sources import world
     from generators.simulation import Simulation
 
     sources = sandbox(tmp_path, LAKEHOUSE_DIRTY="true", LAKEHOUSE_SCALE_FACTOR="1")
     end = START + timedelta(days=29)
     reports = sources.ingest(START, end)
-    simulation = Simulation(simulation_config(sources.settings))
+    simulation = Simulation(world(sources.settings))
     labels: dict[str, set[int]] = {
         kind: set()
         for kind in (
@@ -335,7 +341,7 @@ def test_a_grown_file_a_late_commit_and_a_changed_row_each_land_exactly_once(
     sources: Sources,
 ) -> None:
     """The three ways new rows reach data already ingested; the merge must take each once."""
-    from flows.extract import landing_files
+    from flows.extract import list_landing
 
     last = START + timedelta(days=5)
     sources.ingest(START, last)
@@ -343,7 +349,7 @@ def test_a_grown_file_a_late_commit_and_a_changed_row_each_land_exactly_once(
 
     # 1. a landing file that grows after it was ingested: three more lines at its end
     fs, root = filesystem(sources.settings.landing_uri, sources.settings)
-    path = landing_files(fs, root, last)[-1]
+    path = list_landing(fs, root, [last])[-1].path
     with fs.open_input_stream(path) as stream:
         lines = stream.read().decode().splitlines()
     model = json.loads(lines[-1])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
@@ -28,8 +29,14 @@ def file_hash(path: Path) -> str:
 
 
 def test_customers_at_seed_scale(built: Built) -> None:
+    """Every customer of the shop database, each with one current version: at scale 1, the
+    400 registered before the start and 600 × 30 / 730 in the 30 days (SPEC §2's pace)."""
+    database = built.settings.source_db_url.get_secret_value().removeprefix("sqlite:///")
+    with sqlite3.connect(database) as shop:
+        (in_source,) = shop.execute("select count(*) from customers").fetchone()
+    assert in_source == 400 + 600 * 30 // 730
     raw_ids = raw_table(built, "shop", "customers")["customer_id"].to_pylist()
-    assert len(set(raw_ids)) == 1_000
+    assert len(set(raw_ids)) == in_source
     with duckdb.connect(str(built.settings.warehouse_path), read_only=True) as warehouse:
         customers, versions, current = warehouse.sql(
             """
@@ -37,7 +44,7 @@ def test_customers_at_seed_scale(built: Built) -> None:
             from dim_customers where customer_id > 0
             """
         ).fetchone()
-    assert (customers, versions, current) == (1_000, len(raw_ids), 1_000)
+    assert (customers, versions, current) == (in_source, len(raw_ids), in_source)
 
 
 def test_every_raw_order_line_reaches_the_fact_with_every_cent(built: Built) -> None:
