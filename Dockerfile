@@ -22,13 +22,13 @@ WORKDIR /app
 # The dependencies first, in their own layer: a code change does not reinstall them. The
 # package directories are empty stand-ins here; the project itself is installed below.
 COPY pyproject.toml constraints.txt README.md ./
-RUN mkdir -p flows generators app \
-    && touch flows/__init__.py generators/__init__.py app/__init__.py \
+RUN mkdir -p flows generators app infra \
+    && touch flows/__init__.py generators/__init__.py app/__init__.py infra/__init__.py \
     && pip install --no-cache-dir --constraint constraints.txt . \
     && pip uninstall --yes lakehouse
 
 # The project, editable: flows/ finds dbt_project.yml, models/, macros/ and checks/ beside
-# itself (flows/warehouse.py: PROJECT_DIR), which a copy in site-packages would not
+# itself (flows/settings.py: PROJECT_DIR), which a copy in site-packages would not
 # (docs/decisions/015-docker-compose-and-terraform.md).
 COPY . .
 RUN pip install --no-cache-dir --no-deps --constraint constraints.txt --editable . \
@@ -73,7 +73,7 @@ WORKDIR /app
 
 # httpfs, json, sqlite_scanner, postgres_scanner from their pip packages into the user's
 # DuckDB extension directory (~/.duckdb/extensions).
-RUN python -m flows.extensions
+RUN python -m flows.runtime.extensions
 
 # 8501: the dashboard (`lakehouse serve --host 0.0.0.0`); 8080: the worker's health endpoint.
 # Health checks are per service in infra/docker-compose.yml: one image, several roles.

@@ -23,7 +23,7 @@ $(BIN)/python:
 # Reinstall only when the dependency pins change.
 $(INSTALLED): pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --constraint constraints.txt --editable '.[test]'
-	$(BIN)/python -m flows.extensions
+	$(BIN)/python -m flows.runtime.extensions
 	touch $@
 
 install: $(INSTALLED)  ## create .venv and install the project (once)
@@ -63,9 +63,9 @@ doctor: $(INSTALLED)  ## check settings, lake, httpfs, sources and Prefect; say 
 # SCALES="1 10 100" adds scale factor 100 (minutes, a few GiB of disk); docs/benchmarks.md
 SCALES ?= 1 10
 bench: $(INSTALLED)  ## benchmarks: stages, one new day, generator, S3 vs local -> docs/benchmarks.md
-	$(BIN)/python -m flows.bench --scales $(SCALES) --full-run
+	$(BIN)/python -m tests.bench.pipeline --scales $(SCALES) --full-run
 	@test -f data/warehouse/lakehouse.duckdb || $(BIN)/lakehouse run
-	$(BIN)/python -m app.bench --output docs/benchmarks.md
+	$(BIN)/python -m tests.bench.dashboards --output docs/benchmarks.md
 
 # needs a build (make run); reads it read-only, never the published file
 docs: $(INSTALLED)  ## dbt docs site (data/warehouse/dbt-docs/), docs/data-dictionary.md, docs/metrics.md

@@ -45,7 +45,7 @@ def _style(
 
 
 @st.cache_resource(show_spinner=False, max_entries=256)
-def monthly_trend(frame: pd.DataFrame, partial_to: str | None) -> go.Figure:
+def monthly_trend(frame: pd.DataFrame, *, partial_to: str | None) -> go.Figure:
     """Revenue per month; with `partial_to` (the as-of day, which does not end its month) the
     last month is drawn apart: a dotted segment to a hollow marker, named in the legend."""
     # months as category labels: a date axis over one month zooms into milliseconds
@@ -71,12 +71,13 @@ def monthly_trend(frame: pd.DataFrame, partial_to: str | None) -> go.Figure:
             hovertemplate=f"%{{x}} (partial)<br>%{{y:{MONEY}}}<extra></extra>",
         )
     figure.update_layout(legend={"orientation": "h", "y": 1.12})
-    return _style(figure, "Month", "Revenue", "y", "x")
+    return _style(figure, "Month", "Revenue", money_axis="y", categories="x")
 
 
 @st.cache_resource(show_spinner=False, max_entries=256)
 def bars(
     frame: pd.DataFrame,
+    *,
     x: str,
     y: str | tuple[str, ...],
     x_title: str,
@@ -90,13 +91,19 @@ def bars(
     if horizontal:
         figure = px.bar(frame, x=columns, y=x, orientation="h")
         figure.update_yaxes(autorange="reversed")
-        return _style(figure, y_title, x_title, "x" if money else None, "y")
+        return _style(figure, y_title, x_title, money_axis="x" if money else None, categories="y")
     figure = px.bar(frame, x=x, y=columns, barmode="group")
     if isinstance(columns, list):
         figure.update_layout(legend={"orientation": "h", "y": 1.12})
     if money:
         figure.update_traces(hovertemplate=f"%{{x}}<br>%{{y:{MONEY}}}<extra></extra>")
-    return _style(figure, x_title, y_title, "y" if money else None, "x" if categorical else None)
+    return _style(
+        figure,
+        x_title,
+        y_title,
+        money_axis="y" if money else None,
+        categories="x" if categorical else None,
+    )
 
 
 @st.cache_resource(show_spinner=False, max_entries=256)

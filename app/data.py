@@ -18,7 +18,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from flows.settings import load_settings
+from flows.settings import StorageSettings, load_concern
 
 
 class WarehouseMissing(RuntimeError):
@@ -38,11 +38,11 @@ def warehouse_path() -> Path:
 
 @functools.lru_cache(maxsize=16)
 def _warehouse_path(environment: tuple[tuple[str, str], ...], cwd: Path) -> Path:
-    return load_settings().warehouse_path
+    return load_concern(StorageSettings).warehouse_path
 
 
 def ops_path(warehouse: Path) -> Path:
-    """Where the pipeline publishes ops (flows/ops.py::ops_path)."""
+    """Where the pipeline publishes ops (flows/operations/ops.py::ops_path)."""
     return warehouse.with_name("ops.duckdb")
 
 
@@ -91,7 +91,12 @@ def query(sql: str, params: tuple = ()) -> pd.DataFrame:
     path = warehouse_path()
     if not path.exists():
         raise WarehouseMissing(str(path))
-    return _query(str(path), warehouse_version(path), sql, params)
+    return _query(str(path), warehouse_version(path), sql, params=params)
+
+
+def clear_cache() -> None:
+    """Forget every cached query result (a benchmark's uncached baseline starts from here)."""
+    _query.clear()
 
 
 def has_ops() -> bool:

@@ -13,7 +13,7 @@ import streamlit as st
 
 from app import queries
 from app.glossary import help_for
-from flows.settings import load_settings
+from flows.settings import DashboardSettings, load_concern
 
 MISSING = "—"
 NO_DATA = "No data for this range."
@@ -123,7 +123,7 @@ def choice_filter(label: str, options: list[str], key: str) -> list[str]:
 
 def refresh_seconds(page: str) -> int:
     """The page's auto-refresh interval (LAKEHOUSE_APP_REFRESH_<PAGE>_SECONDS)."""
-    return int(getattr(load_settings(), f"app_refresh_{page}_seconds"))
+    return load_concern(DashboardSettings).refresh_seconds(page)
 
 
 def auto_refresh(page: str) -> Callable[[Callable[[], None]], Callable[[], None]]:
@@ -152,18 +152,14 @@ def has_data(frame: pd.DataFrame, values: list[str]) -> bool:
 
 
 def chart(
-    figure: Callable[..., go.Figure],
-    frame: pd.DataFrame,
-    values: list[str],
-    *args: object,
-    **options: object,
+    figure: Callable[..., go.Figure], frame: pd.DataFrame, *, values: list[str], **options: object
 ) -> None:
-    """A chart of `frame` by `figure(frame, *args, **options)`, or "No data for this range."
-    instead of empty axes when none of its `values` columns holds a figure."""
+    """A chart of `frame` by `figure(frame, **options)`, or "No data for this range." instead of
+    empty axes when none of its `values` columns holds a figure."""
     if not has_data(frame, values):
         st.info(NO_DATA)
         return
-    st.plotly_chart(figure(frame, *args, **options))
+    st.plotly_chart(figure(frame, **options))
 
 
 # --- tables ---------------------------------------------------------------------------------
@@ -204,6 +200,7 @@ COLUMNS: dict[str, tuple[str, str | None]] = {
     "rows_landed": ("Rows landed", COUNT),
     "quarantined": ("Quarantined", COUNT),
     "gate": ("Gate", None),
+    "published": ("Published", None),
     "late_data": ("Past days changed", None),
     "reason": ("Reason", None),
     "flow": ("Flow", None),

@@ -298,7 +298,7 @@ def pipeline_runs() -> pd.DataFrame:
     return query(
         """
         select state, started_at, finished_at, window_start, window_end, rows_landed,
-            quarantined, gate, late_data, reason, flow, run_name, parameters
+            quarantined, gate, published, late_data, reason, flow, run_name, parameters
         from ops.runs order by started_at desc
         """
     )

@@ -62,6 +62,9 @@ def warm_up() -> None:
 
 
 def main(options: list[str]) -> None:
+    from flows.settings import switch_telemetry_off
+
+    switch_telemetry_off()
     from streamlit.web import cli
 
     warm_up()

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from flows.infra import ArchiveClass
 from flows.settings import (
     Settings,
     SettingsError,
@@ -24,7 +23,9 @@ from flows.settings import (
     check_window,
     ensure_writable,
     load_settings,
+    switch_telemetry_off,
 )
+from infra.provision import ArchiveClass
 
 if TYPE_CHECKING:
     from flows.pipeline import PipelineResult
@@ -34,6 +35,14 @@ EXIT_BAD_INPUT = 2
 EXIT_LOCKED = 3
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+
+@app.callback()
+def _every_command() -> None:
+    """The `lakehouse` command line."""
+    switch_telemetry_off()  # before any tool (Prefect, dbt, Soda, Streamlit) is imported
+
+
 SeedOption = Annotated[int | None, typer.Option(help="Simulation seed [LAKEHOUSE_SEED]")]
 ScaleOption = Annotated[float | None, typer.Option(help="Scale factor [LAKEHOUSE_SCALE_FACTOR]")]
 DaysOption = Annotated[int | None, typer.Option(help="Days to simulate [LAKEHOUSE_DAYS]")]
@@ -64,32 +73,41 @@ def _preload(modules: tuple[str, ...]) -> None:
 
 @contextmanager
 def _command(
-    settings: Settings, prefect: bool = True, lock: bool = False, guard: bool = False
+    settings: Settings,
+    prefect: bool = True,
+    lock: bool = False,
+    guard: bool = False,
+    lock_free: bool = False,
 ) -> Iterator[None]:
     """Run a command: on failure one clear line on stderr and a non-zero exit, the trace in the log.
 
     With `guard`, the sources are checked against the ones the lake holds data from before
     anything else, so sources of another world are refused with nothing written, not even a
-    lock; with `lock`, the lake's writer lock is taken next, so a second writer is refused at
-    once; with `prefect`, the command gets a Prefect API: the configured server or a temporary
-    one that lives exactly as long as this process (flows/prefect_server.py).
+    lock; with `lock`, the lake's writer lock is taken next and held, so a second writer is
+    refused at once; with `lock_free`, for commands whose flow takes the lock itself, only
+    whether another run holds it is checked, so that run is named at once, before any Prefect
+    server starts; with `prefect`, the command gets a Prefect API: the configured server or a
+    temporary one that lives exactly as long as this process (flows/runtime/prefect_server.py).
     """
-    from flows import logs
-    from flows.lock import LockHeld, writer_lock
-    from flows.publish import PublishRefused
-    from flows.source_identity import SourcesDiffer
+    from flows.runtime import logs
+    from flows.runtime.lock import LockHeld, ensure_lock_free, writer_lock
+    from flows.sources.contract import scrub
+    from flows.sources.identity import SourcesDiffer
+    from flows.warehouse.publish import PublishRefused
 
     logs.configure(settings)
     try:
         with ExitStack() as stack:
             if guard:
-                from flows.sources import guard_sources
+                from flows.sources.entry import guard_sources
 
                 guard_sources(settings)
             if lock:
                 stack.enter_context(writer_lock(settings))
+            elif lock_free:
+                ensure_lock_free(settings)
             if prefect:
-                from flows.prefect_server import prefect_api
+                from flows.runtime.prefect_server import prefect_api
 
                 # the pipeline's imports (dbt, Prefect's engine, Arrow) load while the
                 # temporary server starts in its own process: seconds off every command
@@ -98,16 +116,16 @@ def _command(
                 # an exit while a thread is mid-import aborts the interpreter (SIGABRT):
                 # whatever happens, the preload ends before this command does
                 stack.callback(preloading.join)
-                stack.enter_context(prefect_api(settings.prefect_startup_seconds))
+                stack.enter_context(prefect_api(settings.runs.prefect_startup_seconds))
             yield
     except typer.Exit:
         raise
     except Exception as error:
         logging.getLogger("lakehouse").error("%s failed", " ".join(sys.argv[1:2]), exc_info=error)
         text = " ".join(str(error).split()) or type(error).__name__
-        message = logs.scrub(text, logs.secrets_of(settings))
+        message = scrub(text, logs.secrets_of(settings))
         if not isinstance(error, LockHeld | PublishRefused | SourcesDiffer):  # expected states
-            message += f" (full trace in {settings.log_path})"
+            message += f" (full trace in {settings.storage.log_path})"
         typer.echo(f"error: {message}", err=True)
         raise typer.Exit(EXIT_LOCKED if isinstance(error, LockHeld) else EXIT_FAILED) from None
 
@@ -133,22 +151,24 @@ def run(
     start = start_date.date() if start_date else None
     settings = _settings_or_exit(seed=seed, scale_factor=scale, days=days, start_date=start)
     typer.echo(
-        f"lakehouse: seed {settings.seed}, scale {settings.scale_factor:g}, "
-        f"{settings.start_date} → {settings.end_date} ({settings.days} days)"
+        f"lakehouse: seed {settings.world.seed}, scale {settings.world.scale_factor:g}, "
+        f"{settings.world.start_date} → {settings.world.end_date} ({settings.world.days} days)"
     )
     began = time.perf_counter()
-    # the simulated window is the environment's, for this process and the flow it runs
-    _export(start_date=start, days=days)
-    with _command(settings, lock=True, guard=not new_lake):
-        if new_lake:
-            from flows.lake import Lake
-
-            removed = Lake.from_settings(settings).delete_everything()
-            typer.echo(f"new lake at {settings.lake_uri}: {removed:,} files of the old one deleted")
+    # the flow takes the writer lock itself; every setting the command line chose reaches it
+    # as a parameter (the window as dates, the world as seed, scale and start date)
+    with _command(settings, guard=not new_lake, lock_free=True):
         from flows.pipeline import lakehouse_pipeline
 
+        world = settings.world
         result = lakehouse_pipeline(
-            seed=seed, scale_factor=scale, full_refresh=full_refresh or new_lake
+            start=world.start_date,
+            end=world.end_date,
+            seed=seed,
+            scale_factor=scale,
+            start_date=start,
+            full_refresh=full_refresh,
+            new_lake=new_lake,
         )
     _report(result, began)
 
@@ -170,26 +190,21 @@ def daily(
     """
     settings = _settings_or_exit()
     began = time.perf_counter()
-    with _command(settings, lock=True, guard=True):
+    with _command(settings, guard=True, lock_free=True):  # the flow takes the lock itself
         from flows.pipeline import daily_pipeline
 
         result = daily_pipeline(day=day.date() if day else None)
     _report(result, began)
 
 
-def _export(**settings: object) -> None:
-    """Put command-line settings in the environment, where a flow's settings come from."""
-    for name, value in settings.items():
-        if value is not None:
-            os.environ[f"LAKEHOUSE_{name.upper()}"] = str(value)
-
-
 def _report(result: PipelineResult, began: float) -> None:
+    for note in result.notes:
+        typer.echo(note)
     rows = ", ".join(f"{name} {count:,}" for name, count in sorted(result.rows_landed.items()))
     typer.echo(f"landed {result.window[0]} → {result.window[1]}: {rows or 'nothing new'}")
     if result.late:
         typer.echo(result.late_summary())
-    typer.echo(f"{result.gate.summary()}")
+    typer.echo(result.gate)
     typer.echo(f"published {result.published} in {time.perf_counter() - began:.1f} s")
     typer.echo("open the dashboard with: make serve  (or: lakehouse serve)")
 
@@ -220,14 +235,14 @@ def generate(
     settings = _settings_or_exit(
         seed=seed, scale_factor=scale, days=days, start_date=start, dirty=dirty
     )
-    last = through.date() if through else settings.end_date
-    if last < settings.start_date:
-        message = f"error: --through {last} is before the start date {settings.start_date}"
+    last = through.date() if through else settings.world.end_date
+    if last < settings.world.start_date:
+        message = f"error: --through {last} is before the start date {settings.world.start_date}"
         typer.echo(message, err=True)
         raise typer.Exit(EXIT_BAD_INPUT)
     from rich.progress import Progress
 
-    from flows.embedded_sources import advance
+    from flows.sources.embedded import advance
 
     began = time.perf_counter()
     with _command(settings, prefect=False), Progress(transient=True) as bar:
@@ -237,12 +252,13 @@ def generate(
         )
     written = advanced.rows
     typer.echo(
-        f"shop database {settings.source_db_display}: customers {written.get('customers', 0):,}, "
+        f"shop database {settings.sources.source_db_display}: "
+        f"customers {written.get('customers', 0):,}, "
         f"orders {written.get('orders', 0):,}, order_items {written.get('order_items', 0):,} "
         "rows written"
     )
     typer.echo(
-        f"landing zone {settings.landing_uri}: {written.get('clickstream_lines', 0):,} "
+        f"landing zone {settings.sources.landing_uri}: {written.get('clickstream_lines', 0):,} "
         f"clickstream lines in {written.get('clickstream_files', 0):,} hourly files"
     )
     typer.echo(
@@ -258,7 +274,7 @@ def catalog_api(
 ) -> None:
     """Serve the simulated product catalog REST API until interrupted."""
     settings = _settings_or_exit()
-    from flows.embedded_sources import catalog_api as serve_catalog
+    from flows.sources.embedded import catalog_api as serve_catalog
 
     with serve_catalog(settings, port) as url:
         typer.echo(f"catalog API on {url}/products (Ctrl-C stops it)")
@@ -300,11 +316,11 @@ def _ingest_window(start: date, end: date) -> None:
         raise typer.Exit(2) from None
     began = time.perf_counter()
     with _command(settings, lock=True, guard=True):
-        from flows.ingest import ingest
-        from flows.sources import open_sources
+        from flows.ingestion.run import ingest
+        from flows.sources.entry import open_sources
 
         with open_sources(settings, through=end) as sources:
-            reports = ingest(sources.settings, start, end, sources.identities)
+            reports = ingest(sources.settings, start, end, identities=sources.identities)
     for report in reports:
         typer.echo(report.summary())
     typer.echo(f"ingested {start} to {end} in {time.perf_counter() - began:.1f} s")
@@ -319,12 +335,12 @@ def build(
     """Rebuild the warehouse from the lake without ingesting, gate it, publish it."""
     settings = _settings_or_exit()
     began = time.perf_counter()
-    with _command(settings, lock=True):
+    with _command(settings, lock_free=True):  # the flow takes the writer lock itself
         from flows.pipeline import build_and_publish
 
         result = build_and_publish(full_refresh=full_refresh)
-    typer.echo(f"dbt: {result.dbt_statuses}")
-    typer.echo(f"{result.gate.summary()}")
+    typer.echo(f"dbt: {result.dbt}")
+    typer.echo(result.gate)
     typer.echo(f"published {result.published} in {time.perf_counter() - began:.1f} s")
 
 
@@ -333,7 +349,7 @@ def publish() -> None:
     """Publish the current build, only if it passed dbt and the quality gate in its run."""
     settings = _settings_or_exit()
     with _command(settings, prefect=False, lock=True):
-        from flows.publish import publish as publish_build
+        from flows.warehouse.publish import publish as publish_build
 
         published = publish_build(settings)
     typer.echo(f"published {published}")
@@ -343,12 +359,14 @@ def publish() -> None:
 def docs() -> None:
     """Build the dbt docs site and docs/data-dictionary.md from the last build (read-only)."""
     settings = _settings_or_exit()
-    if not settings.build_path.exists():
-        typer.echo(f"error: no build at {settings.build_path}: run `lakehouse run` first", err=True)
+    if not settings.storage.build_path.exists():
+        typer.echo(
+            f"error: no build at {settings.storage.build_path}: run `lakehouse run` first", err=True
+        )
         raise typer.Exit(EXIT_FAILED)
     # the writer lock: a run must not rebuild the file while dbt reads it
     with _command(settings, prefect=False, lock=True):
-        from flows.docs import generate_docs
+        from flows.warehouse.docs import generate_docs
 
         generated = generate_docs(settings)
     typer.echo(f"dbt docs site: {generated.site} (one file, no server: open it in a browser)")
@@ -360,8 +378,8 @@ def verify() -> None:
     """Compare the lake with its manifests and with the sources; exit 1 if anything is off."""
     settings = _settings_or_exit()
     with _command(settings, prefect=False):
-        from flows.lake import Lake
-        from flows.verify import verify as verify_lake
+        from flows.lake.partitions import Lake
+        from flows.operations.verify import verify as verify_lake
 
         findings = verify_lake(settings, Lake.from_settings(settings), deep=True)
     for finding in findings:
@@ -369,7 +387,7 @@ def verify() -> None:
     if findings:
         typer.echo(f"{len(findings)} problems; `lakehouse repair` ingests again what is missing")
         raise typer.Exit(EXIT_FAILED)
-    typer.echo(f"the lake at {settings.lake_uri} agrees with its manifests and its sources")
+    typer.echo(f"the lake at {settings.storage.lake_uri} agrees with its manifests and its sources")
 
 
 @app.command()
@@ -379,8 +397,8 @@ def repair() -> None:
     with _command(settings, lock=True, guard=True):
         import uuid
 
-        from flows.repair import repair_lake
-        from flows.sources import open_sources
+        from flows.operations.repair import repair_lake
+        from flows.sources.entry import open_sources
 
         with open_sources(settings) as sources:
             outcome = repair_lake(sources.settings, sources.identities, f"repair-{uuid.uuid4()}")
@@ -402,7 +420,7 @@ def repair() -> None:
 def doctor() -> None:
     """Check the settings, the lake, httpfs, the sources and Prefect; say how to fix what fails."""
     settings = _settings_or_exit()
-    from flows.doctor import diagnose
+    from flows.operations.doctor import diagnose
 
     checks = diagnose(settings)
     width = max(len(check.name) for check in checks)
@@ -461,7 +479,7 @@ def provision(
     Idempotent: a setting is written only when it differs, so a second run changes nothing.
     """
     settings = _settings_or_exit()
-    from flows.infra import ProvisionError, Request, plan_buckets, summary
+    from infra.provision import ProvisionError, Request, plan_buckets, summary
 
     try:
         plans = plan_buckets(settings, bucket)
@@ -473,11 +491,11 @@ def provision(
         archive_class=archive_class,
         quarantine_expiry_days=quarantine_expiry_days,
     )
-    endpoint = settings.s3_endpoint_url or f"AWS S3 ({settings.s3_region})"
+    endpoint = settings.s3.endpoint_url or f"AWS S3 ({settings.s3.region})"
     outcomes = []
     width = max(len(plan.name) for plan in plans)
     with _command(settings, prefect=False):
-        from flows.infra import provision as provision_buckets
+        from infra.provision import provision as provision_buckets
 
         for outcome in provision_buckets(settings, plans, request):
             outcomes.append(outcome)
@@ -495,7 +513,7 @@ def serve(
 ) -> None:
     """Serve the dashboards on the last published warehouse."""
     settings = _settings_or_exit()
-    typer.echo(f"dashboard on http://{host}:{port} reading {settings.warehouse_path}")
+    typer.echo(f"dashboard on http://{host}:{port} reading {settings.storage.warehouse_path}")
     from app.serve import options
 
     # streamlit run, the pages' modules imported before the first visit

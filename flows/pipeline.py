@@ -1,21 +1,49 @@
-"""The main job: land the sources, build, gate, publish — one writer at a time."""
+"""The runs: land the sources, build, gate, publish — each run holding the writer lock once.
+
+The flows here are the entry points of the deployments (prefect.yaml) and of `lakehouse run`,
+`daily` and `build`: each takes the lake's writer lock itself, once, and records itself when
+it ends, however it ends. Every stage returns what it did; the run's outcome is assembled from
+those returns (no state kept on the side) and becomes the run's record: `_runs/` in the lake
+and `ops.duckdb` beside the warehouse, which Data Health reads.
+"""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
+from prefect.runtime import deployment, flow_run
 
-from flows.cleanup import clean_leftovers
-from flows.freshness import Freshness, measure, warnings
-from flows.ingest import ingest, last_ingested_day, late_days, run_id, summarize
-from flows.lake import ZONES, Lake
-from flows.lock import writer_lock
-from flows.manifest import Manifest
-from flows.publish import (
+from flows.ingestion.base import run_id
+from flows.ingestion.run import ingest, late_days, summarize
+from flows.lake.entities import ENTITIES
+from flows.lake.manifests import Manifest
+from flows.lake.partitions import ZONES, Lake
+from flows.lake.state import last_ingested_day
+from flows.operations.cleanup import clean_leftovers
+from flows.operations.freshness import Freshness, measure, warnings
+from flows.operations.ops import publish_ops
+from flows.operations.repair import RepairPlan, plan_repair, reseal
+from flows.operations.run_history import describe_late, write_run
+from flows.operations.verify import check_manifests
+from flows.runtime.lock import writer_lock
+from flows.settings import (
+    Settings,
+    check_window,
+    ensure_writable,
+    load_settings,
+    switch_telemetry_off,
+)
+from flows.sources.entry import open_sources
+from flows.warehouse.build import BuildError, build_warehouse
+from flows.warehouse.gate import GateResult, store_result, verify_contracts
+from flows.warehouse.publish import (
     PublishRefused,
     begin_build,
     fail_build,
@@ -25,14 +53,6 @@ from flows.publish import (
     read_record,
     record_gate,
 )
-from flows.quality import GateResult, store_result, verify_contracts
-from flows.repair import plan_repair, reseal
-from flows.run_history import HOOKS, describe_late, journal, run_settings
-from flows.schemas import ENTITIES
-from flows.settings import Settings, check_window, ensure_writable
-from flows.sources import open_sources
-from flows.verify import check_manifests
-from flows.warehouse import BuildError, build_warehouse
 
 
 class EmptyLake(RuntimeError):
@@ -43,30 +63,100 @@ class QualityGateFailed(RuntimeError):
     """The build did not pass its contracts; the previous warehouse keeps serving."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class PipelineResult:
-    rows_landed: dict[str, int]  # new rows in raw per entity
-    dbt_statuses: dict[str, int]
-    gate: GateResult
-    published: str
-    freshness: tuple[str, ...] = ()  # warnings: sources that are not fresh
-    late: dict[str, dict[str, int]] = field(default_factory=dict)  # past day → entity → rows
-    window: tuple[str, str] = ("", "")  # the days ingested
+    """What a run did, stage by stage: each stage's return, put together by the run.
 
-    def markdown(self, start: date, end: date) -> str:
-        """The run's summary, as a Prefect artifact shows it."""
-        landed = "\n".join(f"| {name} | {n:,} |" for name, n in sorted(self.rows_landed.items()))
-        dbt = ", ".join(f"{status} {count}" for status, count in sorted(self.dbt_statuses.items()))
-        return (
-            f"# Lakehouse run {start} → {end}\n\n| entity | rows landed |\n|---|---:|\n{landed}\n\n"
-            f"dbt: {dbt}\n\n{self.gate.summary()}\n\npublished `{self.published}`\n"
-            + "".join(f"\n- freshness warning: {line}" for line in self.freshness)
-            + (f"\n- {self.late_summary()}" if self.late else "")
-        )
+    It is what the flows return, and, as far as the run got, the run's record.
+    """
+
+    window: tuple[str, str] = ("", "")  # the days ingested
+    rows_landed: dict[str, int] = field(default_factory=dict)  # new rows in raw per entity
+    quarantined: dict[str, int] = field(default_factory=dict)
+    late: dict[str, dict[str, int]] = field(default_factory=dict)  # past day → entity → rows
+    freshness: list[dict] = field(default_factory=list)  # per source entity (Freshness)
+    dbt: dict[str, int] = field(default_factory=dict)  # dbt results by status
+    gate: str = ""  # the gate's verdict in one line
+    gate_passed: bool | None = None  # None: the run did not reach the gate
+    gate_checks: int = 0
+    published: str = ""  # the published file, when the run published
+    notes: list[str] = field(default_factory=list)  # what else the user should be told
+
+    @property
+    def freshness_warnings(self) -> list[str]:
+        return [
+            f"{item['source']} {item['status']}: {item['note']}"
+            for item in self.freshness
+            if item["status"] != "pass"
+        ]
 
     def late_summary(self) -> str:
         """The past days whose figures this run changed, in one line."""
         return describe_late(self.late)
+
+    def markdown(self) -> str:
+        """The run's summary, as a Prefect artifact shows it."""
+        landed = "\n".join(f"| {name} | {n:,} |" for name, n in sorted(self.rows_landed.items()))
+        dbt = ", ".join(f"{status} {count}" for status, count in sorted(self.dbt.items()))
+        start, end = self.window
+        return (
+            f"# Lakehouse run {start} → {end}\n\n| entity | rows landed |\n|---|---:|\n{landed}\n\n"
+            f"dbt: {dbt}\n\n{self.gate}\n\npublished `{self.published}`\n"
+            + "".join(f"\n- freshness warning: {line}" for line in self.freshness_warnings)
+            + (f"\n- {self.late_summary()}" if self.late else "")
+        )
+
+
+def run_settings(**parameters: object) -> Settings:
+    """A run's settings: the environment, the run's parameters over it. Made once per run."""
+    return load_settings(**{key: value for key, value in parameters.items() if value is not None})
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+@contextmanager
+def recorded_run(settings: Settings, name: str) -> Iterator[PipelineResult]:
+    """The run's record, written when the run ends however it ends, then ops republished.
+
+    The body fills the result as its stages return; a failure keeps what was done (rows landed
+    before a gate failure, the gate's verdict) and its reason. Recording never hides the run's
+    own outcome: a record that cannot be written is logged.
+    """
+    result = PipelineResult()
+    started = datetime.now(UTC)
+    state, reason = "Completed", ""
+    try:
+        yield result
+    except Exception as error:
+        state, reason = "Failed", _one_line(error)
+        raise
+    except BaseException as error:  # interrupted, terminated
+        state, reason = "Crashed", _one_line(error)
+        raise
+    finally:
+        run = str(flow_run.get_id() or uuid.uuid4())
+        parameters = dict(flow_run.get_parameters() or {})
+        entry = {
+            "run_id": run,
+            "run_name": flow_run.get_name() or "",
+            "flow": name,
+            "deployment_id": str(deployment.get_id() or ""),
+            "state": state,
+            "started_at": started.isoformat(),
+            "finished_at": datetime.now(UTC).isoformat(),
+            # the parameters the run was given (unset ones follow the settings)
+            "parameters": {k: str(v) for k, v in parameters.items() if v is not None},
+            **asdict(result),
+            "reason": reason,
+        }
+        try:
+            write_run(Lake.from_settings(settings), entry)
+            publish_ops(settings)
+        except Exception:
+            get_run_logger().exception("could not record the pipeline run")
 
 
 def first_day_written_since(lake: Lake, baseline: str) -> date | None:
@@ -127,43 +217,48 @@ def quality_gate(settings: Settings) -> GateResult:
     record = read_record(settings)
     if record is None or record.status != "built":
         raise PublishRefused("no build that passed dbt to put through the gate")
-    if file_sha256(settings.build_path) != record.sha256:
-        raise PublishRefused(f"{settings.build_path} changed after dbt built it; not gated")
+    if file_sha256(settings.storage.build_path) != record.sha256:
+        raise PublishRefused(f"{settings.storage.build_path} changed after dbt built it; not gated")
     get_run_logger().info("gating build %s: contracts and lake manifests", record.build_id[:12])
     result = verify_contracts(settings)
     findings = check_manifests(Lake.from_settings(settings))
     if findings:
         result = replace(result, passed=False, lake=tuple(f.line() for f in findings))
     store_result(settings, result, record.build_id)
-    record_gate(settings, record, result.passed, result.summary())
+    record_gate(settings, record, result.passed, detail=result.summary())
     get_run_logger().info(result.summary())
     return result
 
 
 @task(name="publish-warehouse", cache_policy=NONE)
 def publish_warehouse(settings: Settings) -> str:
-    get_run_logger().info("publishing the gated build to %s", settings.warehouse_path)
+    get_run_logger().info("publishing the gated build to %s", settings.storage.warehouse_path)
     path = publish(settings)
     get_run_logger().info("published %s", path)
     return str(path)
 
 
-@flow(name="gate-and-publish")
-def gate_and_publish(settings: Settings) -> tuple[GateResult, str]:
-    """Publish the current build only if it passes every contract; raise otherwise."""
-    noted = journal()
-    with writer_lock(settings):
-        result = quality_gate(settings)
-        noted.gate, noted.gate_passed = result.summary(), result.passed
-        create_table_artifact(
-            key="quality-gate",
-            table=[asdict(check) for check in result.checks],
-            description=result.summary(),
-        )
-        if not result.passed:
-            raise QualityGateFailed(f"{result.summary()}; the previous warehouse keeps serving")
-        noted.published = publish_warehouse(settings)
-        return result, noted.published
+def gate_and_publish(
+    settings: Settings, result: PipelineResult | None = None
+) -> tuple[GateResult, str]:
+    """Publish the current build only if it passes every contract; raise otherwise.
+
+    Returns the gate's result and the published file; `result` (the run's) gets the verdict
+    before a failure is raised, so the run's record keeps it.
+    """
+    result = result if result is not None else PipelineResult()
+    gate = quality_gate(settings)
+    result.gate, result.gate_passed = gate.summary(), gate.passed
+    result.gate_checks = len(gate.checks)
+    create_table_artifact(
+        key="quality-gate",
+        table=[asdict(check) for check in gate.checks],
+        description=gate.summary(),
+    )
+    if not gate.passed:
+        raise QualityGateFailed(f"{gate.summary()}; the previous warehouse keeps serving")
+    result.published = publish_warehouse(settings)
+    return gate, result.published
 
 
 @task(name="source-freshness", cache_policy=NONE)
@@ -187,63 +282,74 @@ def prepare_lake(settings: Settings) -> object:
     return plan
 
 
-def run_pipeline(settings: Settings, start: date, end: date, full_refresh: bool) -> PipelineResult:
-    """Land `start`..`end` from the sources, build, gate, publish: the body of every run flow."""
+def run_pipeline(
+    settings: Settings, start: date, end: date, full_refresh: bool, result: PipelineResult
+) -> PipelineResult:
+    """Land `start`..`end` from the sources, build, gate, publish: the body of every run flow.
+
+    The caller holds the writer lock; `result` is filled as the stages return.
+    """
     check_window(settings, start, end)
     ensure_writable(settings)
-    noted = journal()
-    noted.window = (start.isoformat(), end.isoformat())
+    result.window = (start.isoformat(), end.isoformat())
+    world = settings.world
     get_run_logger().info(
         "lakehouse run: %s → %s, seed %s, scale %g%s",
-        start, end, settings.seed, settings.scale_factor, ", full refresh" if full_refresh else "",
+        start, end, world.seed, world.scale_factor, ", full refresh" if full_refresh else "",
     )  # fmt: skip
-    with writer_lock(settings):
-        with open_sources(settings, through=end) as sources:
-            plan = prepare_lake(settings)
-            reports = ingest(sources.settings, start, end, sources.identities)
-        noted.rows_landed = summarize(reports)
-        noted.quarantined = summarize(reports, "quarantined")
-        noted.late = late_days(reports)
-        if noted.late:
-            get_run_logger().info(describe_late(noted.late))
-        freshness = source_freshness(settings, end)
-        noted.freshness = [item.as_dict() for item in freshness]
-        if plan.findings:
-            for loss in reseal(Lake.from_settings(settings), plan, run_id()):
-                get_run_logger().warning(loss)
-        noted.dbt = build(settings, full_refresh)
-        gate, published = gate_and_publish(settings)
-    result = PipelineResult(
-        rows_landed=noted.rows_landed,
-        dbt_statuses=noted.dbt,
-        gate=gate,
-        published=published,
-        freshness=tuple(warnings(freshness)),
-        late=noted.late,
-        window=noted.window,
-    )
-    create_markdown_artifact(key="lakehouse-run", markdown=result.markdown(start, end))
+    with open_sources(settings, through=end) as sources:
+        plan: RepairPlan = prepare_lake(settings)
+        reports = ingest(sources.settings, start, end, identities=sources.identities)
+    result.rows_landed = summarize(reports)
+    result.quarantined = summarize(reports, "quarantined")
+    result.late = late_days(reports)
+    if result.late:
+        get_run_logger().info(describe_late(result.late))
+    result.freshness = [item.as_dict() for item in source_freshness(settings, end)]
+    if plan.findings:
+        for loss in reseal(Lake.from_settings(settings), plan, run_id()):
+            get_run_logger().warning(loss)
+    result.dbt = build(settings, full_refresh)
+    gate_and_publish(settings, result)
+    create_markdown_artifact(key="lakehouse-run", markdown=result.markdown())
     return result
 
 
-@flow(name="lakehouse", **HOOKS)
+@flow(name="lakehouse")
 def lakehouse_pipeline(
     start: date | None = None,
     end: date | None = None,
     seed: int | None = None,
     scale_factor: float | None = None,
+    start_date: date | None = None,
     full_refresh: bool = False,
+    new_lake: bool = False,
 ) -> PipelineResult:
     """Sources → lake → dbt → Soda gate → publish, for the days `start`..`end`.
 
-    Without dates, the whole window of the settings (LAKEHOUSE_START_DATE, LAKEHOUSE_DAYS).
-    `seed` and `scale_factor` override the settings' simulation; `full_refresh` rebuilds every
-    incremental model. The parameters become the run's settings once, handed to every stage.
+    Without dates, the settings' window (LAKEHOUSE_START_DATE and LAKEHOUSE_DAYS). `seed`,
+    `scale_factor` and `start_date` choose the simulated world over the settings';
+    `full_refresh` rebuilds every incremental model; `new_lake` deletes the lake first and
+    starts over from the sources (after a change of world). The parameters become the run's
+    settings once, handed to every stage.
     """
-    settings = run_settings(seed, scale_factor)
-    return run_pipeline(
-        settings, start or settings.start_date, end or settings.end_date, full_refresh
-    )
+    switch_telemetry_off()
+    settings = run_settings(seed=seed, scale_factor=scale_factor, start_date=start_date)
+    with recorded_run(settings, "lakehouse") as result, writer_lock(settings):
+        if new_lake:
+            removed = Lake.from_settings(settings).delete_everything()
+            lake_uri = settings.storage.lake_uri
+            note = f"new lake at {lake_uri}: {removed:,} files of the old one deleted"
+            get_run_logger().warning(note)
+            result.notes.append(note)
+        world = settings.world
+        return run_pipeline(
+            settings,
+            start or world.start_date,
+            end or world.end_date,
+            full_refresh=full_refresh or new_lake,
+            result=result,
+        )
 
 
 def daily_window(settings: Settings, today: date | None = None) -> tuple[date, date]:
@@ -255,42 +361,43 @@ def daily_window(settings: Settings, today: date | None = None) -> tuple[date, d
     ingested through yesterday (UTC), so a missed run is caught up.
     """
     last = last_ingested_day(Lake.from_settings(settings))
-    if not settings.simulate_sources:
+    if not settings.sources.simulate_sources:
         yesterday = (today or datetime.now(UTC).date()) - timedelta(days=1)
         return (min(last + timedelta(days=1), yesterday) if last else yesterday), yesterday
-    day = settings.start_date if last is None else last + timedelta(days=1)
+    day = settings.world.start_date if last is None else last + timedelta(days=1)
     return day, day
 
 
-@flow(name="lakehouse-daily", **HOOKS)
+@flow(name="lakehouse-daily")
 def daily_pipeline(
     day: date | None = None, seed: int | None = None, scale_factor: float | None = None
 ) -> PipelineResult:
     """One business day: advance the sources, ingest it, build incrementally, gate, publish.
 
-    Without `day`, the next one (flows/pipeline.py::daily_window), chosen under the writer
-    lock, so a schedule needs no parameter and two runs never take the same day.
+    Without `day`, the next one (`daily_window`), chosen under the writer lock, so a schedule
+    needs no parameter and two runs never take the same day.
     """
-    settings = run_settings(seed, scale_factor)
-    with writer_lock(settings):
+    switch_telemetry_off()
+    settings = run_settings(seed=seed, scale_factor=scale_factor)
+    with recorded_run(settings, "lakehouse-daily") as result, writer_lock(settings):
         start, end = (day, day) if day else daily_window(settings)
-        return run_pipeline(settings, start, end, full_refresh=False)
+        return run_pipeline(settings, start, end, full_refresh=False, result=result)
 
 
-@flow(name="build-and-publish", **HOOKS)
+@flow(name="build-and-publish")
 def build_and_publish(full_refresh: bool = False) -> PipelineResult:
     """Rebuild the warehouse from the lake as it is (no ingestion), gate it, publish it."""
+    switch_telemetry_off()
     settings = run_settings()
     ensure_writable(settings)
-    lake = Lake.from_settings(settings)
-    empty = [entity.name for entity in ENTITIES.values() if not lake.partition_files("raw", entity)]
-    if empty:
-        raise EmptyLake(
-            f"the lake at {settings.lake_uri} holds no {', '.join(empty)} yet: "
-            "ingest first (lakehouse run, or lakehouse backfill)"
-        )
-    noted = journal()
-    with writer_lock(settings):
-        noted.dbt = build(settings, full_refresh)
-        gate, published = gate_and_publish(settings)
-    return PipelineResult({}, noted.dbt, gate, published)
+    with recorded_run(settings, "build-and-publish") as result, writer_lock(settings):
+        lake = Lake.from_settings(settings)
+        empty = [e.name for e in ENTITIES.values() if not lake.partition_files("raw", e)]
+        if empty:
+            raise EmptyLake(
+                f"the lake at {settings.storage.lake_uri} holds no {', '.join(empty)} yet: "
+                "ingest first (lakehouse run, or lakehouse backfill)"
+            )
+        result.dbt = build(settings, full_refresh)
+        gate_and_publish(settings, result)
+        return result

@@ -133,5 +133,10 @@ def simulate_catalog(config: SimulationConfig, pools: Pools) -> Catalog:
         }
     )
     return Catalog(
-        attributes, popularity, price_cents, stock, changed_day, epoch_seconds(config.start_date)
+        attributes,
+        popularity,
+        price_cents,
+        stock=stock,
+        changed_day=changed_day,
+        first_epoch=epoch_seconds(config.start_date),
     )

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlparse
 import duckdb
 import pyarrow as pa
 
-from flows.source_contract import (
+from flows.sources.contract import (
     CATALOG_DEFAULT_PAGE_SIZE,
     CATALOG_MAX_PAGE_SIZE,
     CATALOG_PRODUCTS_PATH,

@@ -141,7 +141,11 @@ def simulate_customers(config: SimulationConfig, pools: Pools) -> CustomerBase:
     before = int(registered_before(config, np.array(0)))
     rng = config.rng("customers-before-window")
     offsets = rng.integers(1, PRE_WINDOW_DAYS * SECONDS_PER_DAY, before)
-    blocks = [_customer_block(rng, config, pools, np.sort(window_start - offsets), 1)]
+    blocks = [
+        _customer_block(
+            rng, config, pools, created_epoch=np.sort(window_start - offsets), first_id=1
+        )
+    ]
     for chunk in range(config.horizon_days // CHUNK_DAYS):
         first_day = chunk * CHUNK_DAYS
         day_index = np.arange(first_day, first_day + CHUNK_DAYS)
@@ -152,7 +156,9 @@ def simulate_customers(config: SimulationConfig, pools: Pools) -> CustomerBase:
             window_start + days * SECONDS_PER_DAY + rng.integers(0, SECONDS_PER_DAY, len(days))
         )
         first_id = int(registered_before(config, np.array(first_day))) + 1
-        blocks.append(_customer_block(rng, config, pools, np.sort(created), first_id))
+        blocks.append(
+            _customer_block(rng, config, pools, created_epoch=np.sort(created), first_id=first_id)
+        )
     merged = {name: np.concatenate([block[name] for block in blocks]) for name in blocks[0]}
     email = [
         f"{f.lower()}.{la.lower()}{cid}@{d}"
@@ -178,7 +184,7 @@ def simulate_customers(config: SimulationConfig, pools: Pools) -> CustomerBase:
         profile,
         merged["created_epoch"],
         merged["activity"],
-        merged["change_epoch"],
-        merged["segments"],
-        window_start,
+        change_epoch=merged["change_epoch"],
+        segments=merged["segments"],
+        window_start=window_start,
     )

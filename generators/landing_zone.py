@@ -17,8 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from flows.source_contract import landing_hour_path
-from flows.storage import is_object_store, write_atomically
+from flows.lake.storage import is_object_store, write_atomically
+from flows.sources.contract import landing_hour_path
 
 OPTIONAL_KEYS = ("experiment_variant",)  # only present on the events that carry them
 MICROS_PER_HOUR = 3_600_000_000

@@ -168,7 +168,7 @@ def simulate_orders(
     wanted_unit = 100 * wanted_total[line_order] / units_per_order[line_order]
     wanted_unit *= rng.uniform(0.6, 1.4, lines)
     product_index = _choose_products(
-        rng, wanted_unit, catalog.price_cents[first_index], catalog.popularity
+        rng, wanted_unit, catalog.price_cents[first_index], popularity=catalog.popularity
     )
     unit_cents = catalog.price_cents[first_index + local_day[line_order], product_index]
     gross = unit_cents * quantity

@@ -7,7 +7,7 @@ enforced them), so that bad rows can exist for ingestion to catch.
 Each table keeps a change log, `<table>_changes`, filled by triggers on every insert and update
 whoever the writer is, as a CDC outbox does: a row changed twice between two extractions keeps
 both versions there, while the table itself holds only the current one. The tables, keys and
-change log are the pipeline's contract with any shop database (flows/source_contract.py).
+change log are the pipeline's contract with any shop database (flows/sources/contract.py).
 """
 
 from __future__ import annotations
@@ -25,11 +25,13 @@ from urllib.parse import urlsplit
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from flows.source_contract import (
+from flows.sources.contract import (
     SHOP_KEYS,
     SHOP_TABLES,
     DatabaseUnavailable,
     change_log_sql,
+    redact_url,
+    scrub,
 )
 from generators.weights import ORDER_STATUSES, PAYMENT_METHODS, SEGMENTS
 
@@ -184,16 +186,13 @@ class ShopDatabase:
 def _connect_postgresql(url: str) -> Any:
     import psycopg
 
-    parts = urlsplit(url)
-    shown = url if parts.password is None else url.replace(f":{parts.password}@", ":***@", 1)
     try:
         return psycopg.connect(url.replace("postgres://", "postgresql://", 1), connect_timeout=10)
     except psycopg.Error as error:
-        reason = " ".join(str(error).split())
-        if parts.password:
-            reason = reason.replace(parts.password, "***")
+        reason = scrub(" ".join(str(error).split()), [urlsplit(url).password or ""])
         raise DatabaseUnavailable(
-            f"shop database {shown} cannot be opened: {reason}; check LAKEHOUSE_SOURCE_DB_URL"
+            f"shop database {redact_url(url)} cannot be opened: {reason}; "
+            "check LAKEHOUSE_SOURCE_DB_URL"
         ) from None
 
 

@@ -138,14 +138,27 @@ class Simulation:
         how many days are simulated (the days after the last are simply not recorded yet)."""
         first = chunk * CHUNK_DAYS
         rng = self.config.rng(f"chunk-{chunk}")
-        placed = simulate_orders(self.config, rng, first, CHUNK_DAYS, self.customers, self.catalog)
+        placed = simulate_orders(
+            self.config,
+            rng,
+            first,
+            day_count=CHUNK_DAYS,
+            customers=self.customers,
+            catalog=self.catalog,
+        )
         events = simulate_clickstream(
-            self.config, rng, first, CHUNK_DAYS, self.customers, placed, self.catalog.popularity
+            self.config,
+            rng,
+            first,
+            day_count=CHUNK_DAYS,
+            customers=self.customers,
+            orders=placed,
+            popularity=self.catalog.popularity,
         )
         versions, order_items = placed.versions, placed.order_items
         dirty = self.config.dirty
         if dirty is not None:
-            versions = spoil_orders(rng, dirty, versions, placed.order_ids)
+            versions = spoil_orders(rng, dirty, versions, order_ids=placed.order_ids)
             order_items = spoil_order_items(rng, dirty, order_items)
             events = spoil_events(rng, dirty, events)
         window_start = epoch_seconds(self.config.start_date)
@@ -153,7 +166,7 @@ class Simulation:
             placed,
             _by_day(versions, "updated_at", window_start),
             _by_day(order_items, "updated_at", window_start),
-            _by_day(events, "received_at", window_start),
+            events=_by_day(events, "received_at", window_start),
         )
 
     def record(self, day: date) -> Day:

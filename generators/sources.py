@@ -5,7 +5,7 @@ database remembers which world it holds and the last day written, so the world o
 forward: advancing through a day writes the days after the last one written, and a database
 holding another world (another seed, scale factor, start date or simulator version) is
 replaced, never mixed. It also names its world in `source_identity`, where the pipeline reads
-it (flows/source_contract.py).
+it (flows/sources/contract.py).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from datetime import date, timedelta
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from flows.source_contract import (
+from flows.sources.contract import (
     LANDING_FOLDER,
     SHOP_TABLES,
     SOURCE_IDENTITY_TABLE,
@@ -127,7 +127,7 @@ class SourceWriter:
                 self.fs,
                 self.root,
                 pa.concat_tables([day.events for day in days], promote_options="default"),
-                pa.concat_tables([day.malformed_events for day in days]),
+                malformed=pa.concat_tables([day.malformed_events for day in days]),
             )
             written["clickstream_lines"] += sum(lines.values())
             written["clickstream_files"] += len(lines)

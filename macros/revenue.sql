@@ -3,3 +3,13 @@
 {% macro revenue_statuses_excluded() -%}
 ('cancelled', 'returned', 'unknown')
 {%- endmacro %}
+
+{#- Aggregates over revenue lines only: `sum(net_amount) {{ for_revenue() }}`. Every mart counts
+    revenue through this (or `only_revenue()` in a where clause), so the rule has one home. -#}
+{% macro for_revenue(relation=none) -%}
+filter (where {{ only_revenue(relation) }})
+{%- endmacro %}
+
+{% macro only_revenue(relation=none) -%}
+{{ relation ~ '.' if relation }}is_revenue
+{%- endmacro %}

@@ -12,7 +12,9 @@ from unittest import mock
 
 import pytest
 
-from flows.settings import Settings, load_settings
+from flows.settings import Settings, load_settings, switch_telemetry_off
+
+switch_telemetry_off()  # the test process imports dbt, Soda and Prefect as the entry points do
 
 REPO = Path(__file__).resolve().parents[1]
 # Every card title on every page (the Executive "Revenue last month" label also names the month).
@@ -98,6 +100,20 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
     return SharedBuildScheduling(config, log)
 
 
+def in_a_flow(function: object, *arguments: object) -> object:
+    """Run a stage of the pipeline inside a flow run, as the run flows do (its tasks and its
+    Prefect artifacts belong to one)."""
+    from prefect import flow
+
+    name = getattr(function, "name", None) or getattr(function, "__name__", "stage")
+
+    @flow(name=f"test-{name}")
+    def stage() -> object:
+        return function(*arguments)  # type: ignore[operator]
+
+    return stage()
+
+
 def settings_environment(root: Path, **extra: str) -> dict[str, str]:
     """LAKEHOUSE_* variables that put every output under `root`."""
     return {
@@ -132,9 +148,9 @@ def built(prefect_server: None, tmp_path_factory: pytest.TempPathFactory) -> Ite
     The sources are generated first, as `lakehouse generate` does, so the run finds every day
     already written: history must still arrive whole, through the shop's change log.
     """
-    from flows.embedded_sources import world
+    from flows.lake.storage import filesystem
     from flows.pipeline import lakehouse_pipeline
-    from flows.storage import filesystem
+    from flows.sources.embedded import world
     from generators.sources import write_sources
 
     environment = settings_environment(
@@ -144,8 +160,8 @@ def built(prefect_server: None, tmp_path_factory: pytest.TempPathFactory) -> Ite
         settings = load_settings()
         write_sources(
             world(settings),
-            settings.source_db_url.get_secret_value(),
-            filesystem(settings.landing_uri, settings),
+            settings.sources.source_db_url.get_secret_value(),
+            filesystem(settings.sources.landing_uri, settings),
         )
         result = lakehouse_pipeline()
         yield Built(load_settings(), environment, result)
@@ -209,7 +225,7 @@ class PrefectServer:
 @pytest.fixture(scope="session")
 def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
     """A real Prefect server for `lakehouse` processes: each would otherwise start its own."""
-    from flows.prefect_server import start_server, stop_server
+    from flows.runtime.prefect_server import start_server, stop_server
 
     database = tmp_path_factory.mktemp("prefect-server") / "prefect.db"
     connection = f"sqlite+aiosqlite:///{database}"
@@ -259,11 +275,11 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     settings = session.config.stash.get(BUILT_SETTINGS, None)
     if settings is None:  # no test used the session build (in this xdist worker)
         return
-    target = settings.build_path.parent / "dbt-target"
+    target = settings.storage.build_path.parent / "dbt-target"
     for source, folder in (
         (target / "run_results.json", "dbt"),
         (target / "manifest.json", "dbt"),
-        (settings.run_state_dir / "quality_gate.json", "gate"),
+        (settings.storage.run_state_dir / "quality_gate.json", "gate"),
     ):
         if source.is_file():
             (ARTEFACTS / folder).mkdir(parents=True, exist_ok=True)

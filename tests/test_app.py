@@ -87,7 +87,7 @@ def _widget_kind(key: str) -> str:
 
 
 def sql(built: Built, statement: str, params: tuple = ()) -> list[tuple]:
-    with duckdb.connect(str(built.settings.warehouse_path), read_only=True) as warehouse:
+    with duckdb.connect(str(built.settings.storage.warehouse_path), read_only=True) as warehouse:
         return warehouse.execute(statement, list(params)).fetchall()
 
 
@@ -466,6 +466,15 @@ def test_a_gate_failure_reaches_the_health_page_from_the_run_that_met_it(
     assert_readable(app)
     runs = app.dataframe[0].value
     assert list(runs.state) == ["Failed", "Completed"]  # the first run, then this one
+    # every run's gate verdict and what it published, as the runs returned them
+    assert runs.gate.iloc[0].startswith("quality gate failed: fact_orders.:row_count (")
+    assert runs.gate.iloc[1].startswith("quality gate passed: ")
+    assert list(runs.published) == ["—", str(completed.published)]  # the first, where it ran
+    with duckdb.connect(str(workspace.published.with_name("ops.duckdb")), read_only=True) as ops:
+        recorded = ops.sql(
+            "select state, gate_passed, published is not null from runs order by started_at"
+        ).fetchall()
+    assert recorded == [("Completed", True, True), ("Failed", False, False)]
     assert runs.started_at.str.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC").all()
     assert runs.rows_landed.iloc[1] > 0 and runs.rows_landed.iloc[0] == 0
     checks = app.dataframe[2].value
@@ -518,7 +527,7 @@ def test_a_publish_while_browsing_shows_the_new_data(built: Built, tmp_path: Pat
     folder = tmp_path / "published"
     folder.mkdir()
     published = folder / "lakehouse.duckdb"
-    shutil.copyfile(built.settings.warehouse_path, published)
+    shutil.copyfile(built.settings.storage.warehouse_path, published)
     environment = {**built.environment, "LAKEHOUSE_WAREHOUSE_PATH": str(published)}
     with mock.patch.dict(os.environ, environment):
         app = AppTest.from_file(APP, default_timeout=60)
@@ -526,7 +535,7 @@ def test_a_publish_while_browsing_shows_the_new_data(built: Built, tmp_path: Pat
         before = {metric.label: metric.value for metric in app.metric}["Total orders"]
 
         newer = folder / "next.duckdb"
-        shutil.copyfile(built.settings.warehouse_path, newer)
+        shutil.copyfile(built.settings.storage.warehouse_path, newer)
         with duckdb.connect(str(newer)) as warehouse:
             warehouse.execute("update daily_kpis set orders = orders + 1")
             (days,) = warehouse.execute("select count(*) from daily_kpis").fetchone()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flows import bench
+from tests.bench import pipeline as bench
 from tests.conftest import Built, PrefectServer
 
 
@@ -47,10 +47,11 @@ def test_the_benchmark_runs_every_stage_and_writes_its_report(
 def test_the_dashboard_benchmark_times_every_page_and_writes_its_section(
     built: Built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`python -m app.bench` on the small build: every page's queries and renders, the HUGEINT
+    """`python -m tests.bench.dashboards` on the small build: every page's queries and renders,
+    the HUGEINT
     baseline, one page in the browser (when there is one), its section written in place."""
-    from app import bench as app_bench
-    from app.bench_browser import NoBrowser, browser_path
+    from tests.bench import dashboards as app_bench
+    from tests.bench.browser import NoBrowser, browser_path
 
     for name, value in built.environment.items():
         monkeypatch.setenv(name, value)
@@ -88,10 +89,10 @@ def test_the_dashboard_benchmark_times_every_page_and_writes_its_section(
 def test_the_hugeint_copy_casts_the_funnel_sums_and_nothing_else(
     built: Built, tmp_path: Path
 ) -> None:
-    from app.bench import hugeint_copy, sum_types
+    from tests.bench.dashboards import hugeint_copy, sum_types
 
     copy = tmp_path / "hugeint.duckdb"
-    hugeint_copy(built.settings.warehouse_path, copy)
+    hugeint_copy(built.settings.storage.warehouse_path, copy)
     assert set(sum_types(copy)) == {"HUGEINT", "BIGINT"}  # event_hour stays BIGINT
     assert sum_types(copy)["BIGINT"] == 1
-    assert sum_types(built.settings.warehouse_path).get("HUGEINT", 0) == 0
+    assert sum_types(built.settings.storage.warehouse_path).get("HUGEINT", 0) == 0

@@ -13,8 +13,8 @@ from unittest import mock
 import pyarrow.dataset as ds
 import pytest
 
-from flows.lake import Lake
-from flows.schemas import ENTITIES
+from flows.lake.entities import ENTITIES
+from flows.lake.partitions import Lake
 from flows.settings import load_settings
 from tests.cli import Workspace
 from tests.conftest import PrefectServer, S3Endpoint

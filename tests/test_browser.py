@@ -31,8 +31,8 @@ from pathlib import Path
 
 import pytest
 
-from app.bench_browser import BROWSER_ARGS
 from app.serve import options, wait_until_healthy
+from tests.bench.browser import BROWSER_ARGS
 from tests.conftest import PAGE_CARDS, REPO, Built
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from flows.catalog_client import CatalogApiError, catalog_client, fetch_pages
+from flows.ingestion.catalog_client import CatalogApiError, catalog_client, fetch_pages
 
 DAY = date(2025, 10, 1)
 # (status, headers, body) for a request path with query
@@ -163,9 +163,10 @@ def test_nothing_listening_fails_fast_and_never_shows_a_password(userinfo: str) 
     message = str(failure.value)
     assert time.monotonic() - began < 5
     assert "\n" not in message and "s3cr3t" not in message
+    shown = userinfo.replace("s3cr3t", "***")  # the user stays, the password never shows
     assert message == (
-        f"catalog API http://127.0.0.1:{port}/products (date {DAY}) failed after 3 attempts: "
-        "connection refused; check LAKEHOUSE_CATALOG_API_URL"
+        f"catalog API http://{shown}127.0.0.1:{port}/products (date {DAY}) failed after 3 "
+        "attempts: connection refused; check LAKEHOUSE_CATALOG_API_URL"
     )
 
 
@@ -176,6 +177,7 @@ def test_an_http_error_never_shows_the_password() -> None:
     ):
         fetch(url.replace("http://", "http://reader:s3cr3t@"))
     assert "s3cr3t" not in str(failure.value)
+    shown = url.replace("http://", "http://reader:***@")
     assert str(failure.value).startswith(
-        f"catalog API {url}/products (date {DAY}) answered HTTP 404"
+        f"catalog API {shown}/products (date {DAY}) answered HTTP 404"
     )

@@ -19,11 +19,11 @@ import duckdb
 import pytest
 import yaml
 
-from flows.quality import verify_contracts
-from flows.schemas import ENTITIES
+from flows.lake.entities import ENTITIES
 from flows.settings import Settings
+from flows.warehouse.gate import verify_contracts
 from tests.cli import Workspace, file_hash
-from tests.conftest import E2E_DAYS, E2E_START, REPO, Built, S3Endpoint
+from tests.conftest import E2E_DAYS, E2E_START, REPO, Built, S3Endpoint, in_a_flow
 
 pytestmark = pytest.mark.e2e
 
@@ -197,17 +197,15 @@ def test_every_contract_has_a_violation_it_catches() -> None:
 def gate_copy(built: Built, tmp_path: Path) -> Settings:
     """Settings whose build file and lake are copies of the session's, with no contract yet."""
     lake = tmp_path / "lake"
-    shutil.copytree(built.settings.lake_uri, lake, ignore=shutil.ignore_patterns("_lock"))
+    shutil.copytree(built.settings.storage.lake_uri, lake, ignore=shutil.ignore_patterns("_lock"))
     (tmp_path / "contracts").mkdir()
-    settings = built.settings.model_copy(
-        update={
-            "lake_root": str(lake),
-            "warehouse_path": tmp_path / "warehouse" / "lakehouse.duckdb",
-            "contracts_dir": tmp_path / "contracts",
-        }
+    settings = built.settings.replaced(
+        lake_root=str(lake),
+        warehouse_path=tmp_path / "warehouse" / "lakehouse.duckdb",
+        contracts_dir=tmp_path / "contracts",
     )
-    settings.warehouse_path.parent.mkdir()
-    shutil.copyfile(built.settings.build_path, settings.build_path)
+    settings.storage.warehouse_path.parent.mkdir()
+    shutil.copyfile(built.settings.storage.build_path, settings.storage.build_path)
     return settings
 
 
@@ -215,12 +213,12 @@ def gate_copy(built: Built, tmp_path: Path) -> Settings:
 def test_a_violation_fails_the_gate_naming_check_observed_value_and_threshold(
     gate_copy: Settings, violation: Violation
 ) -> None:
-    shutil.copy(contracts()[violation.dataset], gate_copy.contracts_dir)
-    with duckdb.connect(str(gate_copy.build_path)) as build:
+    shutil.copy(contracts()[violation.dataset], gate_copy.runs.contracts_dir)
+    with duckdb.connect(str(gate_copy.storage.build_path)) as build:
         for sql in violation.sql:
-            build.execute(sql.replace("{lake}", gate_copy.lake_uri))
+            build.execute(sql.replace("{lake}", gate_copy.storage.lake_uri))
     if violation.dataset == "raw/clickstream/events":
-        shutil.rmtree(f"{gate_copy.lake_uri}/raw/clickstream/events/{DAY}")
+        shutil.rmtree(f"{gate_copy.storage.lake_uri}/raw/clickstream/events/{DAY}")
 
     result = verify_contracts(gate_copy)
 
@@ -244,7 +242,7 @@ def test_the_raw_contracts_read_a_lake_on_s3(built: Built, s3: S3Endpoint, tmp_p
 
     bucket = s3.bucket("gate-lake")
     client = s3.client()
-    local = Path(built.settings.lake_uri)
+    local = Path(built.settings.storage.lake_uri)
     for path in local.rglob("*"):
         if path.is_file() and path.name != "_lock":
             key = f"lake/{path.relative_to(local)}"
@@ -255,7 +253,7 @@ def test_the_raw_contracts_read_a_lake_on_s3(built: Built, s3: S3Endpoint, tmp_p
     with mock.patch.dict(os.environ, environment):
         settings = load_settings(contracts_dir=tmp_path)
 
-    result = verify_contracts(settings, built.settings.build_path)
+    result = verify_contracts(settings, built.settings.storage.build_path)
 
     assert result.passed, result.summary()
     assert {check.contract for check in result.checks} == {
@@ -266,12 +264,12 @@ def test_the_raw_contracts_read_a_lake_on_s3(built: Built, s3: S3Endpoint, tmp_p
 
 
 def warehouse_rows(built: Built, table: str) -> float:
-    with duckdb.connect(str(built.settings.warehouse_path), read_only=True) as warehouse:
+    with duckdb.connect(str(built.settings.storage.warehouse_path), read_only=True) as warehouse:
         return float(warehouse.sql(f"select count(*) from {table}").fetchone()[0])
 
 
 def test_the_data_timestamp_is_the_end_of_the_last_ingested_day(built: Built) -> None:
-    from flows.quality import data_timestamp
+    from flows.warehouse.gate import data_timestamp
 
     last = date.fromisoformat(E2E_START) + timedelta(days=E2E_DAYS - 1)
     assert data_timestamp(built.settings) == datetime.combine(
@@ -284,15 +282,15 @@ def test_a_warning_is_reported_and_stored_but_does_not_block_the_publish(
 ) -> None:
     """Two days pass without new data: every freshness check warns, none fails, it publishes."""
     from flows.pipeline import gate_and_publish
-    from flows.publish import begin_build, finish_build
-    from flows.quality import data_timestamp
+    from flows.warehouse.gate import data_timestamp
+    from flows.warehouse.publish import begin_build, finish_build
 
     for path in CONTRACTS.glob("*.yml"):
-        shutil.copy(path, gate_copy.contracts_dir)
+        shutil.copy(path, gate_copy.runs.contracts_dir)
     finish_build(gate_copy, begin_build(gate_copy))
     two_days_later = data_timestamp(built.settings) + timedelta(days=2)
-    with mock.patch("flows.quality.data_timestamp", return_value=two_days_later):
-        result, published = gate_and_publish(gate_copy)
+    with mock.patch("flows.warehouse.gate.data_timestamp", return_value=two_days_later):
+        result, published = in_a_flow(gate_and_publish, gate_copy)
 
     assert result.passed
     warned = {check.label for check in result.warned_checks}
@@ -300,8 +298,8 @@ def test_a_warning_is_reported_and_stored_but_does_not_block_the_publish(
     assert {check.outcome for check in result.checks} == {"PASSED", "WARN"}
     assert result.summary().startswith(f"quality gate passed: {len(result.checks)} checks; ")
     assert "data_as_of.:freshness (" in result.summary()
-    assert file_hash(Path(published)) == file_hash(gate_copy.build_path)
-    stored = json.loads((gate_copy.run_state_dir / "quality_gate.json").read_text())
+    assert file_hash(Path(published)) == file_hash(gate_copy.storage.build_path)
+    stored = json.loads((gate_copy.storage.run_state_dir / "quality_gate.json").read_text())
     assert stored["passed"] is True
     warnings = [check for check in stored["checks"] if check["outcome"] == "WARN"]
     assert {check["message"] for check in warnings} == {

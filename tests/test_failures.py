@@ -162,7 +162,7 @@ def test_serve_listens_on_loopback_only(tmp_path: Path) -> None:
 def test_s3_lock_names_its_holder_and_a_stale_one_is_taken_over(
     s3: S3Endpoint, tmp_path: Path
 ) -> None:
-    from flows.lock import LockHeld, writer_lock
+    from flows.runtime.lock import LockHeld, writer_lock
     from flows.settings import load_settings
 
     bucket = s3.bucket("lock-test")
@@ -177,7 +177,7 @@ def test_s3_lock_names_its_holder_and_a_stale_one_is_taken_over(
     holder = subprocess.Popen(
         [
             sys.executable, "-c",
-            "import sys, time; from flows.lock import writer_lock; "
+            "import sys, time; from flows.runtime.lock import writer_lock; "
             "from flows.settings import load_settings\n"
             "with writer_lock(load_settings()):\n print('held', flush=True); time.sleep(60)",
         ],
@@ -202,7 +202,7 @@ def test_s3_lock_names_its_holder_and_a_stale_one_is_taken_over(
 def test_incomplete_s3_uploads_and_publish_copies_are_cleaned_up(
     s3: S3Endpoint, tmp_path: Path
 ) -> None:
-    from flows.cleanup import clean_leftovers
+    from flows.operations.cleanup import clean_leftovers
     from flows.settings import load_settings
 
     bucket = s3.bucket("cleanup-test")

@@ -6,9 +6,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 
-from flows.freshness import Threshold, measure, thresholds, warnings
-from flows.lake import Lake
-from flows.ops import ops_path
+from flows.lake.partitions import Lake
+from flows.operations.freshness import Threshold, measure, thresholds, warnings
+from flows.operations.ops import ops_path
 from tests.conftest import E2E_DAYS, E2E_START, Built
 
 END = date.fromisoformat(E2E_START) + timedelta(days=E2E_DAYS - 1)
@@ -78,4 +78,4 @@ def test_the_run_record_and_ops_carry_what_the_run_measured(built: Built) -> Non
     assert sorted(source for source, _, _ in rows) == sorted(SOURCES)
     assert {status for _, status, _ in rows} == {"pass"}
     assert runs == [("",)]
-    assert built.result.freshness == ()
+    assert built.result.freshness_warnings == []

@@ -16,9 +16,9 @@ from unittest import mock
 import duckdb
 import pytest
 
-from flows.infra import BucketPlan, Request, provision
 from flows.settings import load_settings
-from flows.warehouse import run_dbt
+from flows.warehouse.build import run_dbt
+from infra.provision import BucketPlan, Request, provision
 from tests.cli import Workspace
 from tests.conftest import S3Endpoint
 from tests.test_failures import free_port, one_error_line
@@ -132,7 +132,9 @@ def test_provision_applies_every_setting_and_a_second_run_changes_nothing(
         assert uploads["Filter"] == {"Prefix": ""}
     lake_rules = rules_by_id(client, lake)
     tiering = lake_rules["lakehouse-raw-tiering"]
-    assert tiering["Filter"] == {"Prefix": "lake/raw/"}  # the lake's raw zone (flows/lake.py)
+    assert tiering["Filter"] == {
+        "Prefix": "lake/raw/"
+    }  # the lake's raw zone (flows/lake/partitions.py)
     assert tiering["Transitions"] == [
         {"Days": 30, "StorageClass": "STANDARD_IA"},
         {"Days": 90, "StorageClass": "GLACIER_IR"},
@@ -333,7 +335,7 @@ def test_the_lake_on_s3_builds_the_same_warehouse_as_a_local_lake(
     local = sandbox(tmp_path / "local", **window)
     remote = sandbox(tmp_path / "s3", s3, **window)
     settings = remote.settings
-    bucket = settings.lake_uri.removeprefix("s3://").split("/")[0]
+    bucket = settings.storage.lake_uri.removeprefix("s3://").split("/")[0]
     outcomes = list(provision(settings, [BucketPlan(bucket, "lake")]))
     assert {outcome.setting: outcome.status for outcome in outcomes}["versioning"] == "created"
 
@@ -344,7 +346,7 @@ def test_the_lake_on_s3_builds_the_same_warehouse_as_a_local_lake(
         with mock.patch.dict(os.environ, sources.environment):
             result = run_dbt(load_settings(), "run", "--quiet", "--full-refresh")
         assert result.success, f"{name}: {result.exception}"
-        with duckdb.connect(str(sources.settings.build_path), read_only=True) as warehouse:
+        with duckdb.connect(str(sources.settings.storage.build_path), read_only=True) as warehouse:
             tables = warehouse.sql(
                 "select table_name from information_schema.tables"
                 " where table_type = 'BASE TABLE' order by all"

@@ -381,7 +381,7 @@ def test_dockerfile_follows_the_image_rules() -> None:
     # the DuckDB extensions from their pip packages, as the runtime user (its ~/.duckdb)
     user_index = max(i for i, (keyword, _) in enumerate(instructions) if keyword == "USER")
     assert any(
-        keyword == "RUN" and "python -m flows.extensions" in arguments
+        keyword == "RUN" and "python -m flows.runtime.extensions" in arguments
         for keyword, arguments in instructions[user_index:]
     )
     environment = " ".join(arguments for keyword, arguments in runtime if keyword == "ENV")

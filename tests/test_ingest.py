@@ -21,10 +21,10 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-from flows.lake import Lake
-from flows.schemas import ENTITIES
+from flows.lake.entities import ENTITIES
+from flows.lake.partitions import Lake
+from flows.lake.storage import filesystem
 from flows.settings import Settings, load_settings
-from flows.storage import filesystem
 from generators.shop_db import ShopDatabase
 from tests.conftest import S3Endpoint, settings_environment
 from tests.postgres import postgres_cluster
@@ -49,10 +49,12 @@ class Sources:
 
     def ingest(self, start: date, end: date) -> dict[str, Counter]:
         """As an entry point does: the sources opened (simulated: advanced through `end`)."""
-        from flows.ingest import ingest
-        from flows.sources import open_sources
+        from flows.ingestion.run import ingest
+        from flows.runtime.lock import writer_lock
+        from flows.sources.entry import open_sources
 
-        with open_sources(self.settings, through=end) as sources:
+        settings = self.settings
+        with writer_lock(settings), open_sources(settings, through=end) as sources:
             # the settings handed on, not the environment
             reports = ingest(sources.settings, start, end, sources.identities)
         return {report.source: report for report in reports}
@@ -85,7 +87,7 @@ class Sources:
         return hashes
 
     def landing_lines(self) -> int:
-        fs, root = filesystem(self.settings.landing_uri, self.settings)
+        fs, root = filesystem(self.settings.sources.landing_uri, self.settings)
         from pyarrow import fs as pafs
 
         lines = 0
@@ -120,7 +122,9 @@ def sources(request: pytest.FixtureRequest, tmp_path: Path, prefect_server: None
 
 def database_rows(sources: Sources, table: str) -> set[tuple]:
     key = {"customers": "customer_id", "orders": "order_id", "order_items": "order_item_id"}[table]
-    with ShopDatabase.connect(sources.settings.source_db_url.get_secret_value()) as database:
+    with ShopDatabase.connect(
+        sources.settings.sources.source_db_url.get_secret_value()
+    ) as database:
         cursor = database.connection.cursor()
         cursor.execute(f"select {key}, updated_at from {table}")
         return {(row[0], str(row[1])[:19]) for row in cursor.fetchall()}
@@ -171,7 +175,9 @@ def test_a_changed_order_lands_as_a_new_version_and_the_old_one_stays(
 ) -> None:
     sources = sandbox(tmp_path)
     sources.ingest(START, START + timedelta(days=9))
-    with ShopDatabase.connect(sources.settings.source_db_url.get_secret_value()) as database:
+    with ShopDatabase.connect(
+        sources.settings.sources.source_db_url.get_secret_value()
+    ) as database:
         connection = database.connection
         order_id, status, updated = connection.execute(
             "select order_id, status, updated_at from orders where status = 'completed'"
@@ -198,8 +204,8 @@ def test_catalog_with_twenty_percent_failures_lands_every_product_once(
     tmp_path: Path, prefect_server: None
 ) -> None:
     sources = sandbox(tmp_path, LAKEHOUSE_CATALOG_FAILURE_RATE="0.2")
-    from flows.ingest import ingest_catalog_api
-    from flows.sources import open_sources
+    from flows.ingestion.catalog import ingest_catalog_api
+    from flows.sources.entry import open_sources
 
     with open_sources(sources.settings) as opened:  # the embedded API, failing 20% of requests
         report = ingest_catalog_api(opened.settings, START, START + timedelta(days=4))
@@ -213,7 +219,7 @@ def test_catalog_with_twenty_percent_failures_lands_every_product_once(
 def test_dirty_sources_quarantine_exactly_the_injected_records(
     tmp_path: Path, prefect_server: None
 ) -> None:
-    from flows.embedded_sources import world
+    from flows.sources.embedded import world
     from generators.simulation import Simulation
 
     sources = sandbox(tmp_path, LAKEHOUSE_DIRTY="true", LAKEHOUSE_SCALE_FACTOR="1")
@@ -341,14 +347,14 @@ def test_a_grown_file_a_late_commit_and_a_changed_row_each_land_exactly_once(
     sources: Sources,
 ) -> None:
     """The three ways new rows reach data already ingested; the merge must take each once."""
-    from flows.extract import list_landing
+    from flows.ingestion.clickstream import list_landing
 
     last = START + timedelta(days=5)
     sources.ingest(START, last)
     events_before = sources.table("raw", "events").num_rows
 
     # 1. a landing file that grows after it was ingested: three more lines at its end
-    fs, root = filesystem(sources.settings.landing_uri, sources.settings)
+    fs, root = filesystem(sources.settings.sources.landing_uri, sources.settings)
     path = list_landing(fs, root, [last])[-1].path
     with fs.open_input_stream(path) as stream:
         lines = stream.read().decode().splitlines()
@@ -369,7 +375,9 @@ def test_a_grown_file_a_late_commit_and_a_changed_row_each_land_exactly_once(
     late = (datetime.fromisoformat(watermark) - timedelta(minutes=30)).strftime(
         "%Y-%m-%d %H:%M:%S.%f"
     )
-    with ShopDatabase.connect(sources.settings.source_db_url.get_secret_value()) as database:
+    with ShopDatabase.connect(
+        sources.settings.sources.source_db_url.get_secret_value()
+    ) as database:
         connection = database.connection
         customer_id = connection.execute("select min(customer_id) from customers").fetchone()[0]
         connection.execute(
@@ -383,7 +391,9 @@ def test_a_grown_file_a_late_commit_and_a_changed_row_each_land_exactly_once(
     assert orders["order_id"].to_pylist().count(10**9) == 1
 
     # 3. the whole window again after a row changed in the source
-    with ShopDatabase.connect(sources.settings.source_db_url.get_secret_value()) as database:
+    with ShopDatabase.connect(
+        sources.settings.sources.source_db_url.get_secret_value()
+    ) as database:
         connection = database.connection
         connection.execute(
             "update orders set status = 'processing', updated_at = ? where order_id = ?",
@@ -409,7 +419,7 @@ def test_every_change_between_two_extractions_lands_from_the_change_log(
     sources = sandbox(tmp_path, LAKEHOUSE_DAYS="3")
     last = START + timedelta(days=2)
     sources.ingest(START, last)
-    url = sources.settings.source_db_url.get_secret_value()
+    url = sources.settings.sources.source_db_url.get_secret_value()
     steps = ("processing", "completed", "returned")
     with ShopDatabase.connect(url) as database:
         connection = database.connection

@@ -291,6 +291,14 @@ def test_a_build_that_failed_dbt_is_never_published(completed: Workspace, tmp_pa
     assert "the previous warehouse keeps serving" in error
     assert "Traceback" not in failed.stdout + failed.stderr
 
+    with duckdb.connect(str(workspace.published.with_name("ops.duckdb")), read_only=True) as ops:
+        (last,) = ops.sql(
+            "select state, gate, gate_passed, published, reason from runs "
+            "order by started_at desc limit 1"
+        ).fetchall()
+    assert last[:4] == ("Failed", None, None, None)  # stopped by dbt: no gate, nothing published
+    assert last[4].startswith("BuildError: dbt build failed: ")
+
     refused = workspace.run("publish")
     assert refused.returncode == 1
     (line,) = refused.stderr.strip().splitlines()
@@ -301,12 +309,12 @@ def test_a_build_that_failed_dbt_is_never_published(completed: Workspace, tmp_pa
 
 def test_a_build_file_full_of_freed_blocks_is_compacted_before_the_gate(tmp_path: Path) -> None:
     """Incremental builds free blocks a DuckDB file never gives back: finish_build rewrites it."""
-    from flows.publish import begin_build, finish_build
     from flows.settings import load_settings
+    from flows.warehouse.publish import begin_build, finish_build
 
     settings = load_settings(warehouse_path=tmp_path / "warehouse" / "lakehouse.duckdb")
-    settings.build_path.parent.mkdir(parents=True)
-    with duckdb.connect(str(settings.build_path)) as build:
+    settings.storage.build_path.parent.mkdir(parents=True)
+    with duckdb.connect(str(settings.storage.build_path)) as build:
         build.execute(
             "create table fact as select range as id, "
             "md5(range::varchar) || md5((-range)::varchar) as pad from range(400000)"
@@ -314,10 +322,10 @@ def test_a_build_file_full_of_freed_blocks_is_compacted_before_the_gate(tmp_path
         build.execute("create view recent as select * from fact where id >= 9990")
         build.execute("delete from fact where id >= 10000")
         build.execute("checkpoint")
-    bloated = settings.build_path.stat().st_size
+    bloated = settings.storage.build_path.stat().st_size
     record = finish_build(settings, begin_build(settings))
-    assert settings.build_path.stat().st_size < bloated / 2
-    with duckdb.connect(str(settings.build_path), read_only=True) as build:
+    assert settings.storage.build_path.stat().st_size < bloated / 2
+    with duckdb.connect(str(settings.storage.build_path), read_only=True) as build:
         assert build.execute("select count(*), max(id) from fact").fetchone() == (10000, 9999)
         assert build.execute("select count(*) from recent").fetchone() == (10,)
         free, total = build.execute(

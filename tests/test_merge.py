@@ -6,7 +6,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.merge import merge_rows
+from flows.lake.merge import merge_rows
 
 KEY = ("id", "version")
 SCHEMA = pa.schema([("id", pa.int64()), ("version", pa.int64()), ("value", pa.string())])

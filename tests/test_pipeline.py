@@ -14,13 +14,13 @@ import pyarrow.dataset as ds
 import pytest
 
 from flows.settings import load_settings
-from tests.conftest import Built, settings_environment
+from tests.conftest import Built, in_a_flow, settings_environment
 
 pytestmark = pytest.mark.e2e
 
 
 def raw_table(built: Built, source: str, entity: str):
-    root = Path(built.settings.lake_uri) / "raw" / source / entity
+    root = Path(built.settings.storage.lake_uri) / "raw" / source / entity
     return ds.dataset(root, format="parquet", partitioning="hive").to_table()
 
 
@@ -31,13 +31,13 @@ def file_hash(path: Path) -> str:
 def test_customers_at_seed_scale(built: Built) -> None:
     """Every customer of the shop database, each with one current version: at scale 1, the
     400 registered before the start and 600 × 30 / 730 in the 30 days (SPEC §2's pace)."""
-    database = built.settings.source_db_url.get_secret_value().removeprefix("sqlite:///")
+    database = built.settings.sources.source_db_url.get_secret_value().removeprefix("sqlite:///")
     with sqlite3.connect(database) as shop:
         (in_source,) = shop.execute("select count(*) from customers").fetchone()
     assert in_source == 400 + 600 * 30 // 730
     raw_ids = raw_table(built, "shop", "customers")["customer_id"].to_pylist()
     assert len(set(raw_ids)) == in_source
-    with duckdb.connect(str(built.settings.warehouse_path), read_only=True) as warehouse:
+    with duckdb.connect(str(built.settings.storage.warehouse_path), read_only=True) as warehouse:
         customers, versions, current = warehouse.sql(
             """
             select count(distinct customer_id), count(*), count(*) filter (where is_current)
@@ -56,7 +56,7 @@ def test_every_raw_order_line_reaches_the_fact_with_every_cent(built: Built) -> 
     )
     assert len(raw_ids) == len(lines) > 300
 
-    with duckdb.connect(str(built.settings.warehouse_path), read_only=True) as warehouse:
+    with duckdb.connect(str(built.settings.storage.warehouse_path), read_only=True) as warehouse:
         fact_ids = {
             row[0] for row in warehouse.sql("select order_item_id from fact_orders").fetchall()
         }
@@ -74,11 +74,13 @@ def test_every_order_line_gets_the_customer_segment_of_its_order_time(built: Bui
 
     The expected segment comes from the shop's own change log, not from the pipeline.
     """
-    database = built.settings.source_db_url.get_secret_value().removeprefix("sqlite:///")
+    database = built.settings.sources.source_db_url.get_secret_value().removeprefix("sqlite:///")
     with duckdb.connect() as connection:
         connection.execute("set TimeZone = 'UTC'")
         connection.execute(f"attach '{database}' as shop (type sqlite, read_only)")
-        connection.execute(f"attach '{built.settings.warehouse_path}' as warehouse (read_only)")
+        connection.execute(
+            f"attach '{built.settings.storage.warehouse_path}' as warehouse (read_only)"
+        )
         lines, wrong, changed_customers = connection.execute(
             """
             with versions as (
@@ -110,32 +112,34 @@ def test_every_order_line_gets_the_customer_segment_of_its_order_time(built: Bui
 
 
 def test_quality_gate_passed_and_was_stored(built: Built) -> None:
-    assert built.result.gate.passed
-    stored = json.loads((built.settings.run_state_dir / "quality_gate.json").read_text())
+    assert built.result.gate_passed
+    stored = json.loads((built.settings.storage.run_state_dir / "quality_gate.json").read_text())
     assert stored["passed"] is True
-    assert len(stored["checks"]) == len(built.result.gate.checks) >= 15
+    assert len(stored["checks"]) == built.result.gate_checks >= 15
     assert {check["outcome"] for check in stored["checks"]} == {"PASSED"}
 
 
 def test_published_file_opens_read_only_and_is_a_copy_of_the_build(built: Built) -> None:
-    assert built.result.published == str(built.settings.warehouse_path)
-    with duckdb.connect(str(built.settings.warehouse_path), read_only=True) as warehouse:
+    assert built.result.published == str(built.settings.storage.warehouse_path)
+    with duckdb.connect(str(built.settings.storage.warehouse_path), read_only=True) as warehouse:
         tables = {
             row[0] for row in warehouse.sql("select table_name from duckdb_tables()").fetchall()
         }
     assert {"dim_customers", "dim_products", "dim_date", "fact_orders", "executive_kpis"} <= tables
-    assert file_hash(built.settings.warehouse_path) == file_hash(built.settings.build_path)
+    assert file_hash(built.settings.storage.warehouse_path) == file_hash(
+        built.settings.storage.build_path
+    )
 
 
 def test_failing_contract_blocks_publish_and_keeps_previous_file(
     built: Built, tmp_path: Path
 ) -> None:
     from flows.pipeline import QualityGateFailed, gate_and_publish
-    from flows.publish import begin_build, finish_build
+    from flows.warehouse.publish import begin_build, finish_build
 
     environment = settings_environment(tmp_path)
     shutil.copytree(  # the raw contracts read the lake the build came from
-        built.settings.lake_uri,
+        built.settings.storage.lake_uri,
         environment["LAKEHOUSE_LAKE_ROOT"],
         ignore=shutil.ignore_patterns("_lock"),
     )
@@ -143,11 +147,11 @@ def test_failing_contract_blocks_publish_and_keeps_previous_file(
         lake_root=environment["LAKEHOUSE_LAKE_ROOT"],
         warehouse_path=Path(environment["LAKEHOUSE_WAREHOUSE_PATH"]),
     )
-    copy.warehouse_path.parent.mkdir(parents=True)
-    shutil.copyfile(built.settings.warehouse_path, copy.warehouse_path)
-    shutil.copyfile(built.settings.build_path, copy.build_path)
-    previous = file_hash(copy.warehouse_path)
-    with duckdb.connect(str(copy.build_path)) as build:
+    copy.storage.warehouse_path.parent.mkdir(parents=True)
+    shutil.copyfile(built.settings.storage.warehouse_path, copy.storage.warehouse_path)
+    shutil.copyfile(built.settings.storage.build_path, copy.storage.build_path)
+    previous = file_hash(copy.storage.warehouse_path)
+    with duckdb.connect(str(copy.storage.build_path)) as build:
         build.execute(
             """
             insert into fact_orders
@@ -158,7 +162,7 @@ def test_failing_contract_blocks_publish_and_keeps_previous_file(
     finish_build(copy, begin_build(copy))  # a build dbt let through with a bad row in it
 
     with pytest.raises(QualityGateFailed) as failure:
-        gate_and_publish(copy)
+        in_a_flow(gate_and_publish, copy)
 
     message = str(failure.value)
     assert message.startswith("quality gate failed: ")
@@ -173,13 +177,13 @@ def test_failing_contract_blocks_publish_and_keeps_previous_file(
         "rows: observed -1, must be 0)",
     ):
         assert named in message, message
-    assert file_hash(copy.warehouse_path) == previous
-    from flows.publish import PublishRefused, publish
+    assert file_hash(copy.storage.warehouse_path) == previous
+    from flows.warehouse.publish import PublishRefused, publish
 
     with pytest.raises(PublishRefused, match=r"failed the quality gate \(quality gate failed: "):
         publish(copy)  # what `lakehouse publish` does: the rejected build stays unpublished
-    assert file_hash(copy.warehouse_path) == previous
-    stored = json.loads((copy.run_state_dir / "quality_gate.json").read_text())
+    assert file_hash(copy.storage.warehouse_path) == previous
+    stored = json.loads((copy.storage.run_state_dir / "quality_gate.json").read_text())
     failed = {
         (check["column"], check["check"], check["value"], check["threshold"])
         for check in stored["checks"]

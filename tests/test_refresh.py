@@ -34,7 +34,7 @@ def test_a_page_shows_a_new_publish_on_its_own(built: Built, tmp_path: Path) -> 
     folder = tmp_path / "published"
     folder.mkdir()
     published = folder / "lakehouse.duckdb"
-    shutil.copyfile(built.settings.warehouse_path, published)
+    shutil.copyfile(built.settings.storage.warehouse_path, published)
     environment = {
         **built.environment,
         "LAKEHOUSE_WAREHOUSE_PATH": str(published),
@@ -51,7 +51,7 @@ def test_a_page_shows_a_new_publish_on_its_own(built: Built, tmp_path: Path) -> 
         before = total_orders(page)
 
         newer = folder / "next.duckdb"
-        shutil.copyfile(built.settings.warehouse_path, newer)
+        shutil.copyfile(built.settings.storage.warehouse_path, newer)
         with duckdb.connect(str(newer)) as warehouse:
             warehouse.execute("update daily_kpis set orders = orders + 1")
             (days,) = warehouse.execute("select count(*) from daily_kpis").fetchone()

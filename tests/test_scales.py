@@ -46,8 +46,8 @@ def every_page_renders(built: Built) -> None:
 
 
 def test_tiny_scale_over_61_days_builds_passes_the_gate_and_renders(tiny: Built) -> None:
-    assert tiny.result.gate.passed, tiny.result.gate.summary()
-    with duckdb.connect(str(tiny.settings.warehouse_path), read_only=True) as warehouse:
+    assert tiny.result.gate_passed, tiny.result.gate
+    with duckdb.connect(str(tiny.settings.storage.warehouse_path), read_only=True) as warehouse:
         orders, last_order, as_of, active = warehouse.sql(
             """
             select (select count(distinct order_id) from fact_orders),
@@ -63,7 +63,7 @@ def test_tiny_scale_over_61_days_builds_passes_the_gate_and_renders(tiny: Built)
 
 
 def test_a_range_without_orders_says_so_instead_of_drawing_empty_axes(tiny: Built) -> None:
-    with duckdb.connect(str(tiny.settings.warehouse_path), read_only=True) as warehouse:
+    with duckdb.connect(str(tiny.settings.storage.warehouse_path), read_only=True) as warehouse:
         (day,) = warehouse.sql(
             "select min(date_day) from daily_kpis where orders = 0 and date_day > "
             "(select min(date_day) from daily_kpis)"
@@ -84,6 +84,6 @@ def test_a_range_without_orders_says_so_instead_of_drawing_empty_axes(tiny: Buil
 
 
 def test_original_scale_over_30_days_builds_passes_the_gate_and_renders(built: Built) -> None:
-    assert E2E_DAYS == 30 and built.settings.scale_factor == 1
-    assert built.result.gate.passed, built.result.gate.summary()
+    assert E2E_DAYS == 30 and built.settings.world.scale_factor == 1
+    assert built.result.gate_passed, built.result.gate
     every_page_renders(built)

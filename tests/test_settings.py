@@ -109,8 +109,8 @@ def test_settings_read_from_dotenv_file(tmp_path: Path, monkeypatch: pytest.Monk
     (tmp_path / ".env").write_text("LAKEHOUSE_SEED=7\nLAKEHOUSE_DAYS=10\n")
     monkeypatch.chdir(tmp_path)
     settings = load_settings()
-    assert (settings.seed, settings.days, settings.scale_factor) == (7, 10, 1.0)
-    assert str(settings.end_date) == "2024-01-10"
+    assert (settings.world.seed, settings.world.days, settings.world.scale_factor) == (7, 10, 1.0)
+    assert str(settings.world.end_date) == "2024-01-10"
 
 
 def test_overrides_are_validated_like_the_environment() -> None:
@@ -122,9 +122,9 @@ def test_duckdb_resources_reach_ingestion_dbt_and_the_gate(tmp_path: Path) -> No
     """Non-default memory, threads and spill folder on every connection the pipeline opens."""
     import duckdb
 
-    from flows.duck import connect
-    from flows.quality import gate_connection
-    from flows.warehouse import dbt_environment
+    from flows.runtime.duck import connect
+    from flows.warehouse.build import dbt_environment
+    from flows.warehouse.gate import gate_connection
 
     spill = tmp_path / "spill"
     settings = load_settings(
@@ -147,4 +147,6 @@ def test_duckdb_resources_reach_ingestion_dbt_and_the_gate(tmp_path: Path) -> No
                 "select current_setting('memory_limit'), current_setting('threads')"
             ).fetchone()
             assert (memory, threads) == ("286.1 MiB", 1)
-    assert load_settings().threads == len(os.sched_getaffinity(0)), "0 means one per core"
+    assert load_settings().duckdb.thread_count == len(os.sched_getaffinity(0)), (
+        "0 means one per core"
+    )

@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow.fs as pafs
 import pytest
 
-from flows.catalog_client import CatalogApiError, catalog_client, fetch_pages
+from flows.ingestion.catalog_client import CatalogApiError, catalog_client, fetch_pages
 from generators.catalog_api import CatalogApi
 from generators.config import SimulationConfig
 from generators.shop_db import TABLES, ShopDatabase
@@ -164,8 +164,8 @@ def test_generate_command_writes_both_sources(tmp_path: Path) -> None:
 
 
 def test_landing_zone_on_s3_holds_the_same_files_and_lines(s3, tmp_path: Path) -> None:
+    from flows.lake.storage import filesystem
     from flows.settings import load_settings
-    from flows.storage import filesystem
 
     config = SimulationConfig(seed=3, scale_factor=0.2, start_date=date(2024, 12, 1), days=6)
     landing = s3.bucket("landing-zone") + "/clickstream-landing"

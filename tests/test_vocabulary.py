@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from flows.schemas import ENTITIES
-from flows.vocabulary import value_sets
+from flows.lake.entities import ENTITIES
+from flows.lake.vocabulary import value_sets
 from tests.conftest import REPO
 
 # the column each value set is checked on, wherever it is checked

@@ -21,20 +21,20 @@ import pyarrow.dataset as ds
 import pytest
 
 from flows.settings import Settings, load_settings
-from flows.warehouse import build_warehouse, run_dbt
-from tests.conftest import Built
+from flows.warehouse.build import build_warehouse, run_dbt
+from tests.conftest import Built, in_a_flow
 from tests.test_ingest import START, sandbox
 
 pytestmark = pytest.mark.e2e
 
 
 def raw(built: Built, source: str, entity: str) -> list[dict]:
-    root = Path(built.settings.lake_uri) / "raw" / source / entity
+    root = Path(built.settings.storage.lake_uri) / "raw" / source / entity
     return ds.dataset(root, format="parquet", partitioning="hive").to_table().to_pylist()
 
 
 def query(built: Built, sql: str) -> list[tuple]:
-    with duckdb.connect(str(built.settings.warehouse_path), read_only=True) as warehouse:
+    with duckdb.connect(str(built.settings.storage.warehouse_path), read_only=True) as warehouse:
         return warehouse.sql(sql).fetchall()
 
 
@@ -207,16 +207,22 @@ class Documented:
 def documented(built: Built, tmp_path_factory: pytest.TempPathFactory) -> Documented:
     """`lakehouse docs` on the test build, offline; neither the build nor the published file
     may change (the gate's checksum of the build must still hold)."""
-    from flows.docs import docs_folder, generate_docs
-    from flows.publish import file_sha256
+    from flows.warehouse.docs import docs_folder, generate_docs
+    from flows.warehouse.publish import file_sha256
 
     dictionary = tmp_path_factory.mktemp("docs") / "data-dictionary.md"
     with mock.patch.dict(os.environ, built.environment):
         settings = load_settings()
-        before = [file_sha256(settings.build_path), file_sha256(settings.warehouse_path)]
+        before = [
+            file_sha256(settings.storage.build_path),
+            file_sha256(settings.storage.warehouse_path),
+        ]
         with offline():
             generated = generate_docs(settings, dictionary)
-        assert [file_sha256(settings.build_path), file_sha256(settings.warehouse_path)] == before
+        assert [
+            file_sha256(settings.storage.build_path),
+            file_sha256(settings.storage.warehouse_path),
+        ] == before
     folder = docs_folder(settings)
     return Documented(
         generated.site,
@@ -351,16 +357,16 @@ def test_incremental_builds_equal_a_full_rebuild_table_for_table(
 ) -> None:
     """Later days, late events into older partitions, status changes: every staging model,
     fact and mart built incrementally equals the same tables rebuilt from scratch."""
-    from flows.lake import Lake
+    from flows.lake.partitions import Lake
     from flows.pipeline import build, first_day_written_since
-    from flows.publish import begin_build, read_record, write_record
+    from flows.warehouse.publish import begin_build, read_record, write_record
 
     sources = sandbox(tmp_path / "incremental", LAKEHOUSE_SCALE_FACTOR="1")
     sources.ingest(START, START + timedelta(days=9))
     # the build task runs on its own here, outside a flow run: its logs stay local
     quiet = {**sources.environment, "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore"}
     with mock.patch.dict(os.environ, quiet):
-        build(load_settings())  # no build before: every partition
+        in_a_flow(build, load_settings())  # no build before: every partition
         late = add_late_line(sources.settings, START + timedelta(days=1))
         sources.ingest(START + timedelta(days=10), START + timedelta(days=14))
         settings = load_settings()
@@ -369,7 +375,7 @@ def test_incremental_builds_equal_a_full_rebuild_table_for_table(
         write_record(settings, previous)
         since = first_day_written_since(Lake.from_settings(settings), probe.baseline)
         assert since == START + timedelta(days=1)  # the late line's partition
-        build(settings)  # incremental, from the first partition day written since
+        in_a_flow(build, settings)  # incremental, from the first partition day written since
         sources.ingest(START + timedelta(days=15), START + timedelta(days=16))
         build_warehouse(load_settings())  # incremental without lake_since: every partition
     rebuilt = {
@@ -378,7 +384,7 @@ def test_incremental_builds_equal_a_full_rebuild_table_for_table(
     }
     with mock.patch.dict(os.environ, rebuilt):
         build_warehouse(load_settings(), full_refresh=True)
-    incremental_file = sources.settings.build_path
+    incremental_file = sources.settings.storage.build_path
     full_file = tmp_path / "full" / "w.build.duckdb"
     tables = warehouse_tables(incremental_file)
     assert tables == warehouse_tables(full_file)
@@ -412,7 +418,7 @@ def add_late_line(settings: Settings, day: date) -> int:
     partition, far behind the fact's newest change and its lookback."""
     import sqlite3
 
-    database = settings.source_db_url.get_secret_value().removeprefix("sqlite:///")
+    database = settings.sources.source_db_url.get_secret_value().removeprefix("sqlite:///")
     line_id = 990_000_000_777
     with sqlite3.connect(database) as shop:
         order_id, product_id = shop.execute(
@@ -432,7 +438,7 @@ def test_dbt_builds_from_a_lake_on_s3(tmp_path: Path, prefect_server: None, s3) 
     with mock.patch.dict(os.environ, sources.environment):
         statuses = build_warehouse(load_settings(), full_refresh=True)
     assert statuses.get("error", 0) == statuses.get("fail", 0) == 0
-    with duckdb.connect(str(sources.settings.build_path), read_only=True) as warehouse:
+    with duckdb.connect(str(sources.settings.storage.build_path), read_only=True) as warehouse:
         (lines,) = warehouse.sql("select count(*) from fact_orders").fetchone()
     assert lines == reports["shop"].landed["order_items"] > 100
 
@@ -451,7 +457,7 @@ def test_dbt_tests_pass_on_dirty_data_after_quarantine(
     orders = {row["order_id"] for row in sources.table("raw", "orders").to_pylist()}
     lines = sources.table("raw", "order_items").to_pylist()
     orphans = sum(1 for line in lines if line["order_id"] not in orders)
-    with duckdb.connect(str(sources.settings.build_path), read_only=True) as warehouse:
+    with duckdb.connect(str(sources.settings.storage.build_path), read_only=True) as warehouse:
         (unknown, total) = warehouse.sql(
             "select count(*) filter (where order_status = 'unknown'), count(*) from fact_orders"
         ).fetchone()

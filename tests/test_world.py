@@ -13,7 +13,7 @@ import httpx
 import pyarrow.fs as pafs
 import pytest
 
-from flows.source_contract import SHOP_KEYS, SHOP_TABLES, changes_table
+from flows.sources.contract import SHOP_KEYS, SHOP_TABLES, changes_table
 from generators.catalog_api import CatalogApi
 from generators.config import Dirty, SimulationConfig
 from generators.simulation import Simulation

@@ -42,11 +42,11 @@ def body() -> None:
         chart(
             charts.bars,
             bands,
-            ["customers"],
-            "band",
-            "customers",
-            "Lifetime value",
-            "Customers",
+            values=["customers"],
+            x="band",
+            y="customers",
+            x_title="Lifetime value",
+            y_title="Customers",
             categorical=True,
         )
     with right:
@@ -55,11 +55,11 @@ def body() -> None:
         chart(
             charts.bars,
             spend,
-            ["customers"],
-            "band",
-            "customers",
-            "Spend segment",
-            "Customers",
+            values=["customers"],
+            x="band",
+            y="customers",
+            x_title="Spend segment",
+            y_title="Customers",
             categorical=True,
         )
 
@@ -71,11 +71,11 @@ def body() -> None:
     chart(
         charts.bars,
         frequency,
-        ["customers"],
-        "band",
-        "customers",
-        "Revenue orders per customer",
-        "Customers",
+        values=["customers"],
+        x="band",
+        y="customers",
+        x_title="Revenue orders per customer",
+        y_title="Customers",
         categorical=True,
     )
 
@@ -84,11 +84,11 @@ def body() -> None:
     chart(
         charts.bars,
         segments,
-        ["revenue"],
-        "customer_segment",
-        "revenue",
-        "Segment at order time",
-        "Revenue",
+        values=["revenue"],
+        x="customer_segment",
+        y="revenue",
+        x_title="Segment at order time",
+        y_title="Revenue",
         money=True,
         categorical=True,
     )

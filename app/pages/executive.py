@@ -28,19 +28,19 @@ def body() -> None:
     totals = queries.totals(start, end)
 
     revenue, last_month, orders, order_value, active = st.columns(5)
-    headline(revenue, "Total revenue", totals.revenue, "money")
+    headline(revenue, "Total revenue", totals.revenue, kind="money")
     change = latest.revenue_mom_change_pct
     headline(
         last_month,
         "Revenue last month",
         latest.revenue_last_month,
-        "money",
+        kind="money",
         label=f"Revenue last month ({latest.last_month_start:%b %Y})",
         delta=None if change is None or change != change else f"{change:+.1f}% MoM",
     )
-    headline(orders, "Total orders", totals.orders, "count")
-    headline(order_value, "Average order value", totals.average_order_value, "money")
-    headline(active, "Active customers (last 30 days)", latest.active_customers_30d, "count")
+    headline(orders, "Total orders", totals.orders, kind="count")
+    headline(order_value, "Average order value", totals.average_order_value, kind="money")
+    headline(active, "Active customers (last 30 days)", latest.active_customers_30d, kind="count")
     st.caption(
         f"Total revenue, total orders and average order value: {in_range(start, end).lower()} "
         f"Revenue last month and active customers end on the as-of day ({as_of:%Y-%m-%d})."
@@ -55,22 +55,30 @@ def body() -> None:
         )
         trend = queries.revenue_trend(as_of)
         partial = queries.partial_month(trend, as_of)
-        chart(charts.monthly_trend, trend, ["revenue"], partial)
+        chart(charts.monthly_trend, trend, values=["revenue"], partial_to=partial)
     with right:
         card("Daily orders, last 90 days", last_days(90, as_of))
         daily = queries.daily_orders(as_of).rename(columns={"orders": "Orders"})
-        chart(charts.bars, daily, ["Orders"], "date_day", "Orders", "Day", "Orders")
+        chart(
+            charts.bars,
+            daily,
+            values=["Orders"],
+            x="date_day",
+            y="Orders",
+            x_title="Day",
+            y_title="Orders",
+        )
 
     card("Top 5 categories by revenue", in_range(start, end))
     top = queries.top_categories(start, end)
     chart(
         charts.bars,
         top,
-        ["revenue"],
-        "category",
-        "revenue",
-        "Category",
-        "Revenue",
+        values=["revenue"],
+        x="category",
+        y="revenue",
+        x_title="Category",
+        y_title="Revenue",
         money=True,
         horizontal=True,
     )

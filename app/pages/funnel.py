@@ -45,11 +45,11 @@ def body() -> None:
         chart(
             charts.bars,
             types,
-            ["events"],
-            "event_type",
-            "events",
-            "Event type",
-            "Events",
+            values=["events"],
+            x="event_type",
+            y="events",
+            x_title="Event type",
+            y_title="Events",
             categorical=True,
         )
     with right:
@@ -59,12 +59,28 @@ def body() -> None:
     card("Hourly activity", in_range(start, end))
     hourly = queries.hourly_activity(chosen, start, end).rename(columns=HOURLY)
     values = tuple(HOURLY.values())
-    chart(charts.bars, hourly, list(values), "event_hour", values, "Hour of day (UTC)", "Count")
+    chart(
+        charts.bars,
+        hourly,
+        values=list(values),
+        x="event_hour",
+        y=values,
+        x_title="Hour of day (UTC)",
+        y_title="Count",
+    )
 
     card("Daily event trend, last 30 days", last_days(30, as_of))
     daily = queries.daily_events(chosen, as_of).rename(columns=DAILY)
     values = tuple(DAILY.values())
-    chart(charts.bars, daily, list(values), "session_date", values, "Session day", "Count")
+    chart(
+        charts.bars,
+        daily,
+        values=list(values),
+        x="session_date",
+        y=values,
+        x_title="Session day",
+        y_title="Count",
+    )
 
 
 body()

@@ -1,7 +1,8 @@
 """Data health: last runs, rows per model, quality results, freshness, quarantine.
 
 Everything here comes from what the pipeline published: the warehouse, and the ops database
-its runs rewrite as they end, failed runs included (flows/ops.py). No lake, no state files.
+its runs rewrite as they end, failed runs included (flows/operations/ops.py). No lake, no
+state files.
 """
 
 from __future__ import annotations

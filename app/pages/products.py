@@ -36,7 +36,7 @@ def body() -> None:
 
     card("Rating vs sales", f"{ALL_TIME} Bubble size: revenue.")
     ratings = queries.rating_vs_sales(chosen)
-    chart(charts.bubbles, ratings, ["units", "revenue"])
+    chart(charts.bubbles, ratings, values=["units", "revenue"])
 
     card("Slow-moving inventory", f"{last_days(90, as_of)} Stock as the catalog says now.")
     table(queries.slow_movers(chosen), "slow_moving_inventory")

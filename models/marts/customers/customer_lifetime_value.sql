@@ -23,10 +23,10 @@ per_customer as (
 
     select
         customer_id,
-        count(distinct order_id) filter (where is_revenue) as total_orders,
-        sum(net_amount) filter (where is_revenue)::decimal(18, 2) as lifetime_value,
-        min(order_date) filter (where is_revenue) as first_order_date,
-        max(order_date) filter (where is_revenue) as last_order_date
+        count(distinct order_id) {{ for_revenue() }} as total_orders,
+        sum(net_amount) {{ for_revenue() }}::decimal(18, 2) as lifetime_value,
+        min(order_date) {{ for_revenue() }} as first_order_date,
+        max(order_date) {{ for_revenue() }} as last_order_date
 
     from fact_orders
     group by customer_id

@@ -22,9 +22,9 @@ final as (
         -- 'unknown' (the unknown member '-1'): a line whose order header is in quarantine
         dim_customers.customer_segment,
         count(distinct fact_orders.order_id) as orders,
-        count(distinct fact_orders.order_id) filter (where fact_orders.is_revenue) as revenue_orders,
+        count(distinct fact_orders.order_id) {{ for_revenue('fact_orders') }} as revenue_orders,
         coalesce(
-            sum(fact_orders.net_amount) filter (where fact_orders.is_revenue), 0
+            sum(fact_orders.net_amount) {{ for_revenue('fact_orders') }}, 0
         )::decimal(18, 2) as revenue
 
     from fact_orders

@@ -25,11 +25,11 @@ orders_per_day as (
     select
         order_date,
         count(distinct order_id) as orders,
-        count(distinct order_id) filter (where is_revenue) as revenue_orders,
-        sum(quantity) filter (where is_revenue)::bigint as units,
-        sum(gross_amount) filter (where is_revenue)::decimal(18, 2) as gross_revenue,
-        sum(discount_amount) filter (where is_revenue)::decimal(18, 2) as discounts,
-        sum(net_amount) filter (where is_revenue)::decimal(18, 2) as net_revenue,
+        count(distinct order_id) {{ for_revenue() }} as revenue_orders,
+        sum(quantity) {{ for_revenue() }}::bigint as units,
+        sum(gross_amount) {{ for_revenue() }}::decimal(18, 2) as gross_revenue,
+        sum(discount_amount) {{ for_revenue() }}::decimal(18, 2) as discounts,
+        sum(net_amount) {{ for_revenue() }}::decimal(18, 2) as net_revenue,
         sum(net_amount)::decimal(18, 2) as net_amount_all_statuses
 
     from fact_orders

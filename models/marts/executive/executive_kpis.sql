@@ -29,16 +29,16 @@ last_month as (
 totals as (
 
     select
-        sum(net_amount) filter (where is_revenue)::decimal(18, 2) as total_revenue,
+        sum(net_amount) {{ for_revenue() }}::decimal(18, 2) as total_revenue,
         count(distinct order_id) as total_orders,
-        count(distinct order_id) filter (where is_revenue) as revenue_orders,
+        count(distinct order_id) {{ for_revenue() }} as revenue_orders,
         sum(net_amount) filter (
-            where is_revenue
+            where {{ only_revenue() }}
             and order_date >= last_month.last_month_start
             and order_date < last_month.last_month_start + interval 1 month
         )::decimal(18, 2) as revenue_last_month,
         sum(net_amount) filter (
-            where is_revenue
+            where {{ only_revenue() }}
             and order_date >= last_month.last_month_start - interval 1 month
             and order_date < last_month.last_month_start
         )::decimal(18, 2) as revenue_previous_month

@@ -25,7 +25,7 @@ final as (
     from fact_orders
     inner join dim_products
         on fact_orders.product_sk = dim_products.product_sk
-    where fact_orders.is_revenue
+    where {{ only_revenue('fact_orders') }}
     group by 1, 2
 
 )

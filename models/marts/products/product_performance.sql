@@ -32,7 +32,7 @@ sales as (
 
     from fact_orders
     cross join as_of
-    where fact_orders.is_revenue
+    where {{ only_revenue('fact_orders') }}
     group by fact_orders.product_id
 
 ),

@@ -1,0 +1,1 @@
+"""Ingestion: the three sources into the lake's raw and quarantine zones, one module per source."""

@@ -1,0 +1,1 @@
+"""Operations: verify and repair the lake, clean up, doctor, freshness, run history."""

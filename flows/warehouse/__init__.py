@@ -1,0 +1,1 @@
+"""The warehouse: the dbt build, the quality gate, the publish, the docs."""

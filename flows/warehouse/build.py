@@ -1,0 +1,138 @@
+"""Build the warehouse with dbt into the build file; the published file is never opened here."""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from urllib.parse import urlparse
+
+from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+from dbt.cli.main import dbtRunner, dbtRunnerResult
+
+from flows.settings import PROJECT_DIR, Settings
+
+
+class BuildError(RuntimeError):
+    """dbt failed: a model did not build or a dbt test failed."""
+
+
+def dbt_environment(settings: Settings, read_only: bool = False) -> dict[str, str]:
+    """The profile's inputs, derived from the settings (profiles.yml holds no values).
+
+    `read_only` opens the build file read-only: dbt can read it but not change a byte.
+    """
+    endpoint = urlparse(settings.s3.endpoint_url) if settings.s3.endpoint_url else None
+    bucket = (
+        settings.storage.lake_uri.removeprefix("s3://").split("/")[0]
+        if settings.storage.is_s3_lake
+        else ""
+    )
+    return {
+        "DBT_LAKEHOUSE_BUILD_PATH": str(settings.storage.build_path.resolve()),
+        "DBT_LAKEHOUSE_ACCESS_MODE": "read_only" if read_only else "automatic",
+        "DBT_LAKEHOUSE_LAKE_URI": settings.storage.lake_uri,
+        # the secret applies to the lake's bucket only; a local lake never uses it
+        "DBT_LAKEHOUSE_S3_SCOPE": f"s3://{bucket or 'no-s3-lake-configured'}",
+        "DBT_LAKEHOUSE_S3_REGION": settings.s3.region,
+        "DBT_LAKEHOUSE_S3_ENDPOINT": endpoint.netloc if endpoint else "s3.amazonaws.com",
+        "DBT_LAKEHOUSE_S3_URL_STYLE": settings.s3.url_style,
+        "DBT_LAKEHOUSE_S3_USE_SSL": "false" if endpoint and endpoint.scheme == "http" else "true",
+        "DBT_ENV_SECRET_S3_KEY_ID": settings.s3.access_key_id,
+        "DBT_ENV_SECRET_S3_SECRET": settings.s3.secret_access_key.get_secret_value(),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        **{
+            f"DBT_LAKEHOUSE_{name.upper()}": value
+            for name, value in settings.duckdb.config().items()
+        },
+    }
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def run_dbt(
+    settings: Settings, *args: str, read_only: bool = False, target: str = "dbt-target"
+) -> dbtRunnerResult:
+    """Invoke dbt in-process against this repository's project and profile.
+
+    `target` names dbt's artefact folder beside the build file (its own folder keeps another
+    command's partial-parse cache apart); `read_only` opens the build file read-only.
+    """
+    settings.storage.build_path.parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        *args,
+        "--project-dir",
+        str(PROJECT_DIR),
+        "--profiles-dir",
+        str(PROJECT_DIR),
+        "--target-path",
+        str(settings.storage.build_path.parent / target),
+        "--log-path",
+        str(settings.storage.build_path.parent / "dbt-logs"),
+    ]
+    with _environment(dbt_environment(settings, read_only)):
+        try:
+            result = dbtRunner().invoke(command)
+            if result.exception is not None and "not in the graph" in str(result.exception):
+                # a stale partial-parse cache after models changed: parse everything once more
+                result = dbtRunner().invoke([*command, "--no-partial-parse"])
+        finally:
+            release_build_file()
+        return result
+
+
+def release_build_file() -> None:
+    """Close dbt-duckdb's kept-open connection, so the gate can open the build file read-only.
+
+    The profile keeps one connection open for the whole dbt run (a third faster than one per
+    model); dbt-duckdb holds it on a class, so it is dropped and collected here.
+    """
+    DuckDBConnectionManager.close_all_connections()
+    gc.collect()
+
+
+def build_warehouse(
+    settings: Settings, full_refresh: bool = False, lake_since: date | None = None
+) -> dict[str, int]:
+    """`dbt build` (models and dbt tests); raises BuildError naming what failed.
+
+    `lake_since` is the earliest lake partition day written since the last build that passed:
+    incremental models read only partitions from that day on. None: they read every partition.
+    """
+    options = ["--full-refresh"] if full_refresh else []
+    if lake_since is not None and not full_refresh:
+        options += ["--vars", json.dumps({"lake_since": lake_since.isoformat()})]
+    result = run_dbt(settings, "build", "--quiet", *options)
+    if result.exception is not None:
+        raise BuildError(f"dbt could not run: {result.exception}")
+    failures = [
+        f"{node.node.name}: {node.status}" + (f" ({node.message})" if node.message else "")
+        for node in (result.result or [])
+        if str(node.status) in {"error", "fail"}
+    ]
+    if failures or not result.success:
+        raise BuildError(
+            "dbt build failed: "
+            + "; ".join(failures or ["see dbt logs"])
+            + "; the previous warehouse keeps serving "
+            "(after a model change, try: lakehouse run --full-refresh)"
+        )
+    statuses: dict[str, int] = {}
+    for node in result.result:
+        statuses[str(node.status)] = statuses.get(str(node.status), 0) + 1
+    return statuses

@@ -1,0 +1,1 @@
+"""Infrastructure: docker compose, Terraform, and the provisioning of S3 buckets."""

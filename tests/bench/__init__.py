@@ -1,0 +1,1 @@
+"""Benchmarks, outside the product: `make bench` runs them (docs/benchmarks.md)."""

@@ -1,0 +1,414 @@
+"""The platform's benchmark: stage by stage at each scale, one new day, S3 against local.
+
+    python -m tests.bench.pipeline [--scales 1 10] [--days 730] [--s3-scale 1]
+        [--output docs/benchmarks.md]
+
+Every figure comes from the real command line run as a user runs it, in a fresh folder per
+scale under --root: wall time, rows per second and the peak memory of the command's whole
+process tree (sampled from /proc; elsewhere the peak of its largest process). Ratios are
+against a baseline measured in the same run. Nothing here is asserted: `make bench` prints
+and writes the figures, met or not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+
+from tests.bench import generator as generator_bench
+
+LAKEHOUSE = str(Path(sys.executable).with_name("lakehouse"))
+GIB = 2**30
+START = date(2024, 1, 1)
+
+
+@dataclass
+class Measured:
+    command: str
+    seconds: float
+    peak_bytes: int
+    output: str
+
+
+@dataclass
+class ScaleReport:
+    scale: float
+    days: int
+    stages: dict[str, Measured] = field(default_factory=dict)
+    rows: dict[str, int] = field(default_factory=dict)
+
+    def seconds(self, *names: str) -> float:
+        return sum(self.stages[name].seconds for name in names)
+
+    def peak(self) -> int:
+        return max(stage.peak_bytes for stage in self.stages.values())
+
+
+def tree_rss(pid: int) -> int:
+    """Resident bytes of a process and all its descendants, from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(
+                    (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+                )
+            except (OSError, IndexError, ValueError):
+                continue
+    family, frontier = {pid}, {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - family
+        family |= frontier
+    total = 0
+    for member in family:
+        try:
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            continue
+    return total
+
+
+def measure(arguments: list[str], environment: dict[str, str], cwd: Path) -> Measured:
+    """Run one `lakehouse` command; its wall time and the peak memory of its process tree."""
+    began = time.perf_counter()
+    process = subprocess.Popen(
+        [LAKEHOUSE, *arguments],
+        env=environment,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    peak = 0
+    sampled = Path("/proc").exists()
+    while process.poll() is None:
+        if sampled:
+            peak = max(peak, tree_rss(process.pid))
+        time.sleep(0.2)
+    output = process.stdout.read() if process.stdout else ""
+    seconds = time.perf_counter() - began
+    if not sampled:  # no /proc: the largest finished child, in KiB on Linux and bytes on macOS
+        unit = 1 if sys.platform == "darwin" else 1024
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * unit
+    if process.returncode != 0:
+        raise RuntimeError(f"lakehouse {' '.join(arguments)} failed:\n{output[-2000:]}")
+    return Measured(" ".join(arguments), seconds, peak, output)
+
+
+def environment_for(folder: Path, scale: float, days: int, **extra: str) -> dict[str, str]:
+    """Settings for one folder; PREFECT_API_URL passes through (the shared server, if any)."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("LAKEHOUSE_")}
+    return {
+        **inherited,
+        "LAKEHOUSE_SCALE_FACTOR": f"{scale:g}",
+        "LAKEHOUSE_DAYS": str(days),
+        "LAKEHOUSE_START_DATE": START.isoformat(),
+        "LAKEHOUSE_LAKE_ROOT": str(folder / "lake"),
+        "LAKEHOUSE_LANDING_ROOT": str(folder / "landing"),
+        "LAKEHOUSE_SOURCE_DB_URL": f"sqlite:///{folder / 'sources' / 'shop.sqlite'}",
+        "LAKEHOUSE_WAREHOUSE_PATH": str(folder / "warehouse" / "lakehouse.duckdb"),
+        "LAKEHOUSE_DUCKDB_TEMP_DIRECTORY": str(folder / "tmp"),
+        **extra,
+    }
+
+
+def lake_rows(lake: Path) -> dict[str, int]:
+    """Rows in raw per entity (Parquet footers, through DuckDB)."""
+    counts = {}
+    with duckdb.connect() as connection:
+        for source, entity in (
+            ("catalog", "products"),
+            ("shop", "customers"),
+            ("shop", "orders"),
+            ("shop", "order_items"),
+            ("clickstream", "events"),
+        ):
+            pattern = lake / "raw" / source / entity / "*" / "*" / "*" / "*.parquet"
+            counts[entity] = connection.execute(
+                f"select count(*) from read_parquet('{pattern}')"
+            ).fetchone()[0]
+    return counts
+
+
+def bench_scale(root: Path, scale: float, days: int, full_run: bool) -> ScaleReport:
+    """Stages in one folder, then (optionally) one `lakehouse run` on fresh sources."""
+    report = ScaleReport(scale, days)
+    folder = root / f"sf{scale:g}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    environment = environment_for(folder, scale, days)
+    last = START + timedelta(days=days - 1)
+    steps = [
+        ("sources", ["generate"]),
+        ("ingest", ["backfill", "--start", START.isoformat(), "--end", last.isoformat()]),
+        ("build", ["build"]),
+        # as a user's next night: the shop trades one more day, ingested, built, gated, published
+        ("new day", ["daily"]),
+    ]
+    for name, arguments in steps:
+        print(f"  sf{scale:g} {name}: lakehouse {' '.join(arguments)}", flush=True)
+        report.stages[name] = measure(arguments, environment, folder)
+    report.rows = lake_rows(folder / "lake")
+    if full_run:
+        fresh = root / f"sf{scale:g}-run"
+        shutil.rmtree(fresh, ignore_errors=True)
+        fresh.mkdir(parents=True)
+        print(f"  sf{scale:g} run: lakehouse run (fresh sources)", flush=True)
+        alone = environment_for(fresh, scale, days)
+        alone.pop("PREFECT_API_URL", None)  # as a user runs it: its own temporary server
+        report.stages["run"] = measure(["run"], alone, fresh)
+        shutil.rmtree(fresh, ignore_errors=True)
+    shutil.rmtree(folder, ignore_errors=True)
+    return report
+
+
+def bench_s3(root: Path, scale: float, days: int) -> tuple[float, float]:
+    """`lakehouse run` with lake and landing zone on moto's S3 server, then on a local folder."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        import boto3
+
+        endpoint = f"http://127.0.0.1:{port}"
+        boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+            region_name="us-east-1",
+        ).create_bucket(Bucket="bench")
+        timings = []
+        for target in ("s3", "local"):
+            folder = root / f"{target}-sf{scale:g}"
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            extra = {}
+            if target == "s3":
+                extra = {
+                    "LAKEHOUSE_LAKE_ROOT": "s3://bench/lake",
+                    "LAKEHOUSE_LANDING_ROOT": "s3://bench/landing",
+                    "LAKEHOUSE_S3_ENDPOINT_URL": endpoint,
+                    "LAKEHOUSE_S3_ACCESS_KEY_ID": "bench",
+                    "LAKEHOUSE_S3_SECRET_ACCESS_KEY": "bench",
+                }
+            print(f"  {target} sf{scale:g}: lakehouse run", flush=True)
+            run = measure(["run"], environment_for(folder, scale, days, **extra), folder)
+            timings.append(run.seconds)
+            shutil.rmtree(folder, ignore_errors=True)
+    finally:
+        server.stop()
+    return timings[0], timings[1]
+
+
+@contextmanager
+def shared_prefect_server() -> Iterator[None]:
+    """One Prefect server for every stage command (unless PREFECT_API_URL names one already)."""
+    if os.environ.get("PREFECT_API_URL"):
+        yield
+        return
+    from flows.runtime.prefect_server import start_server, stop_server
+
+    process, url = start_server(120)
+    os.environ["PREFECT_API_URL"] = url
+    try:
+        yield
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+        stop_server(process)
+
+
+def versions() -> str:
+    import dbt.version
+    import prefect
+
+    return (
+        f"Python {platform.python_version()}, DuckDB {duckdb.__version__}, "
+        f"dbt-core {dbt.version.__version__}, Prefect {prefect.__version__}"
+    )
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        memory = int(Path("/proc/meminfo").read_text().split()[1]) * 1024
+    except OSError:
+        memory = 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return f"{cpu}, {cores} cores, {memory / GIB:.0f} GiB RAM, {platform.system()}"
+
+
+def verdict(met: bool) -> str:
+    return "met" if met else "**not met**"
+
+
+def render(
+    command: str,
+    reports: list[ScaleReport],
+    generator: tuple[generator_bench.Rate, generator_bench.Rate] | None,
+    s3: tuple[float, float] | None,
+) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`python -m tests.bench.pipeline`); every figure is from the",
+        "command line run as a user runs it, in a fresh folder, on this machine, in one sitting.",
+        "",
+        f"- Machine: {machine()}",
+        f"- Versions: {versions()}",
+        f"- Command: `{command}`",
+        "- Peak memory: the command's whole process tree.",
+        "- The stage commands share one Prefect server started by the benchmark (as a deployment",
+        "  shares its server); `run` is one `lakehouse run` on fresh sources as a user types it,",
+        "  starting its own temporary Prefect server. `full` = sources + ingest + build.",
+        "",
+    ]
+    for report in reports:
+        total_rows = sum(report.rows.values())
+        lines += [
+            f"## Scale factor {report.scale:g} ({report.days} days, {total_rows:,} rows in raw)",
+            "",
+            "| stage | command | wall s | rows/s | peak memory |",
+            "|---|---|---:|---:|---:|",
+        ]
+        for name, stage in report.stages.items():
+            rows = total_rows if name in ("ingest", "run") else 0
+            rate = f"{rows / stage.seconds:,.0f}" if rows else ""
+            lines.append(
+                f"| {name} | `lakehouse {stage.command}` | {stage.seconds:.1f} | {rate} | "
+                f"{stage.peak_bytes / GIB:.2f} GiB |"
+            )
+        full = report.seconds("sources", "ingest", "build")
+        new_day = report.seconds("new day")
+        lines += [
+            "",
+            f"- full (sources + ingest + build): {full:.1f} s; one new day (`lakehouse daily`): "
+            f"{new_day:.1f} s = {100 * new_day / full:.1f}% of the full build",
+            f"- raw rows: {', '.join(f'{k} {v:,}' for k, v in report.rows.items())}",
+            "",
+        ]
+    lines += ["## Targets", "", "| what | measured | target | |", "|---|---:|---:|---|"]
+    by_scale = {report.scale: report for report in reports}
+
+    def run_seconds(report: ScaleReport) -> float:
+        if "run" in report.stages:
+            return report.stages["run"].seconds
+        return report.seconds("sources", "ingest", "build")
+
+    for scale, target in ((1, 20), (10, 60), (100, 300)):
+        if scale in by_scale:
+            report = by_scale[scale]
+            seconds = run_seconds(report)
+            what = "`lakehouse run`" if "run" in report.stages else "sources + ingest + build"
+            met = verdict(seconds <= target)
+            lines.append(f"| SF{scale} {what} | {seconds:.0f} s | ≤ {target} s | {met} |")
+    if 100 in by_scale:
+        peak = by_scale[100].peak()
+        lines.append(
+            f"| SF100 peak memory | {peak / GIB:.2f} GiB | ≤ 4 GiB | {verdict(peak <= 4 * GIB)} |"
+        )
+        if 10 in by_scale:
+            ratio = run_seconds(by_scale[100]) / run_seconds(by_scale[10])
+            lines.append(f"| SF100 / SF10 time | {ratio:.1f} | ≤ 12 | {verdict(ratio <= 12)} |")
+    largest = reports[-1] if reports else None
+    if largest is not None:
+        full = largest.seconds("sources", "ingest", "build")
+        share = 100 * largest.seconds("new day") / full
+        lines.append(
+            f"| one new day after a full SF{largest.scale:g} build | {share:.1f}% | ≤ 10% | "
+            f"{verdict(share <= 10)} |"
+        )
+    if generator is not None:
+        fast, slow = generator
+        ratio = fast.per_core / slow.per_core
+        lines += [
+            f"| generator incl. writing the sources | {fast.per_core:,.0f} rows/s/core | "
+            f"≥ 2,000,000 | {verdict(fast.per_core >= 2_000_000)} |",
+            f"| generator / same-mix row-at-a-time Faker baseline | {ratio:,.0f}× | ≥ 300× | "
+            f"{verdict(ratio >= 300)} |",
+        ]
+    if s3 is not None:
+        on_s3, local = s3
+        lines.append(
+            f"| `lakehouse run` on S3 (moto server) / local | {on_s3 / local:.1f}× "
+            f"({on_s3:.0f} s / {local:.0f} s) | ≤ 2× | {verdict(on_s3 / local <= 2)} |"
+        )
+    if generator is not None:
+        fast, slow = generator
+        lines += [
+            "",
+            "## Generator",
+            "",
+            f"- simulator writing the shop database and landing zone: {fast.rows:,} rows in "
+            f"{fast.wall_seconds:.1f} s, {fast.per_core:,.0f} rows per CPU-second",
+            f"- row-at-a-time Faker baseline, same entities, counts per day and fields, writing "
+            f"row by row: {slow.rows:,} rows in {slow.wall_seconds:.1f} s, "
+            f"{slow.per_core:,.0f} rows per CPU-second",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scales", type=float, nargs="+", default=[1.0, 10.0])
+    parser.add_argument("--days", type=int, default=730)
+    parser.add_argument(
+        "--full-run", action="store_true", help="also one `lakehouse run` per scale"
+    )
+    parser.add_argument("--s3-scale", type=float, default=1.0, help="0: skip S3 against local")
+    parser.add_argument("--generator-scale", type=float, default=10.0, help="0: skip it")
+    parser.add_argument("--generator-days", type=int, default=60)
+    parser.add_argument("--root", type=Path, default=Path("data/bench"))
+    parser.add_argument("--output", type=Path, default=Path("docs/benchmarks.md"))
+    args = parser.parse_args(argv)
+    command = "python -m tests.bench.pipeline " + " ".join(
+        argv if argv is not None else sys.argv[1:]
+    )
+    args.root.mkdir(parents=True, exist_ok=True)
+    reports = []
+    with shared_prefect_server():
+        for scale in sorted(args.scales):
+            print(f"scale factor {scale:g}, {args.days} days", flush=True)
+            reports.append(bench_scale(args.root.resolve(), scale, args.days, args.full_run))
+    generator = None
+    if args.generator_scale:
+        print(f"generator: scale factor {args.generator_scale:g}", flush=True)
+        generator = generator_bench.compare(
+            args.generator_scale, args.generator_days, max(1, args.generator_days // 30)
+        )
+    s3 = bench_s3(args.root.resolve(), args.s3_scale, args.days) if args.s3_scale else None
+    text = render(command.strip(), reports, generator, s3)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
