@@ -12,7 +12,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install run serve generate deploy worker doctor test lint bench docs clean up down
+.PHONY: help install install-spark run serve generate deploy worker doctor test lint bench docs clean up down
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,6 +27,15 @@ $(INSTALLED): pyproject.toml constraints.txt | $(BIN)/python
 	touch $@
 
 install: $(INSTALLED)  ## create .venv and install the project (once)
+
+# The Spark engine (`--engine spark`): pyspark and dbt-spark, about 460 MB; Java 17 comes from
+# the system (apt-get install openjdk-17-jre-headless). Not part of `make run`.
+SPARK_INSTALLED := $(VENV)/.spark-installed
+$(SPARK_INSTALLED): pyproject.toml constraints.txt | $(INSTALLED)
+	$(BIN)/python -m pip install --quiet --constraint constraints.txt --editable '.[test,spark]'
+	touch $@
+
+install-spark: $(SPARK_INSTALLED)  ## add the Spark engine's extra (pyspark, dbt-spark) to .venv
 
 run: $(INSTALLED)  ## build the lakehouse end to end on the embedded defaults
 	$(BIN)/lakehouse run

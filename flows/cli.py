@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -46,6 +46,12 @@ def _every_command() -> None:
 SeedOption = Annotated[int | None, typer.Option(help="Simulation seed [LAKEHOUSE_SEED]")]
 ScaleOption = Annotated[float | None, typer.Option(help="Scale factor [LAKEHOUSE_SCALE_FACTOR]")]
 DaysOption = Annotated[int | None, typer.Option(help="Days to simulate [LAKEHOUSE_DAYS]")]
+EngineOption = Annotated[
+    Literal["duckdb", "spark"] | None,
+    typer.Option(
+        help="The engine the models build on [LAKEHOUSE_ENGINE]; spark needs Java and the extra"
+    ),
+]
 StartOption = Annotated[
     datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First day [LAKEHOUSE_START_DATE]")
 ]
@@ -94,6 +100,7 @@ def _command(
     from flows.sources.contract import scrub
     from flows.sources.identity import SourcesDiffer
     from flows.warehouse.publish import PublishRefused
+    from flows.warehouse.spark import SparkUnavailable
 
     logs.configure(settings)
     try:
@@ -106,6 +113,10 @@ def _command(
                 stack.enter_context(writer_lock(settings))
             elif lock_free:
                 ensure_lock_free(settings)
+            if settings.runs.engine == "spark":  # what to install, before anything starts
+                from flows.warehouse.spark import check_spark
+
+                check_spark(settings)
             if prefect:
                 from flows.runtime.prefect_server import prefect_api
 
@@ -124,7 +135,8 @@ def _command(
         logging.getLogger("lakehouse").error("%s failed", " ".join(sys.argv[1:2]), exc_info=error)
         text = " ".join(str(error).split()) or type(error).__name__
         message = scrub(text, logs.secrets_of(settings))
-        if not isinstance(error, LockHeld | PublishRefused | SourcesDiffer):  # expected states
+        expected = LockHeld | PublishRefused | SourcesDiffer | SparkUnavailable
+        if not isinstance(error, expected):  # expected states: no trace to read
             message += f" (full trace in {settings.storage.log_path})"
         typer.echo(f"error: {message}", err=True)
         raise typer.Exit(EXIT_LOCKED if isinstance(error, LockHeld) else EXIT_FAILED) from None
@@ -146,10 +158,13 @@ def run(
             "seed, scale, start date or source); the published warehouse serves until replaced"
         ),
     ] = False,
+    engine: EngineOption = None,
 ) -> None:
     """Run the whole pipeline: sources → lake → dbt → Soda gate → publish."""
     start = start_date.date() if start_date else None
-    settings = _settings_or_exit(seed=seed, scale_factor=scale, days=days, start_date=start)
+    settings = _settings_or_exit(
+        seed=seed, scale_factor=scale, days=days, start_date=start, engine=engine
+    )
     typer.echo(
         f"lakehouse: seed {settings.world.seed}, scale {settings.world.scale_factor:g}, "
         f"{settings.world.start_date} → {settings.world.end_date} ({settings.world.days} days)"
@@ -169,6 +184,7 @@ def run(
             start_date=start,
             full_refresh=full_refresh,
             new_lake=new_lake,
+            engine=engine,
         )
     _report(result, began)
 
@@ -183,17 +199,18 @@ def daily(
             help="Business day; default: the day after the last one ingested",
         ),
     ] = None,
+    engine: EngineOption = None,
 ) -> None:
     """One business day, as the daily deployment runs it: ingest, build incrementally, publish.
 
     On the simulated shop, the day after the last one ingested: the shop trades one more day.
     """
-    settings = _settings_or_exit()
+    settings = _settings_or_exit(engine=engine)
     began = time.perf_counter()
     with _command(settings, guard=True, lock_free=True):  # the flow takes the lock itself
         from flows.pipeline import daily_pipeline
 
-        result = daily_pipeline(day=day.date() if day else None)
+        result = daily_pipeline(day=day.date() if day else None, engine=engine)
     _report(result, began)
 
 
@@ -331,14 +348,15 @@ def build(
     full_refresh: Annotated[
         bool, typer.Option(help="Rebuild incremental models from scratch (after a model change)")
     ] = False,
+    engine: EngineOption = None,
 ) -> None:
     """Rebuild the warehouse from the lake without ingesting, gate it, publish it."""
-    settings = _settings_or_exit()
+    settings = _settings_or_exit(engine=engine)
     began = time.perf_counter()
     with _command(settings, lock_free=True):  # the flow takes the writer lock itself
         from flows.pipeline import build_and_publish
 
-        result = build_and_publish(full_refresh=full_refresh)
+        result = build_and_publish(full_refresh=full_refresh, engine=engine)
     typer.echo(f"dbt: {result.dbt}")
     typer.echo(result.gate)
     typer.echo(f"published {result.published} in {time.perf_counter() - began:.1f} s")

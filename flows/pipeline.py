@@ -189,20 +189,25 @@ def build(settings: Settings, full_refresh: bool = False) -> dict[str, int]:
 
     Incremental models read the lake from the first partition day written since the last build
     that passed dbt; after a failed build that day stays where it was, so nothing is skipped.
+    With no such build on this engine (the first build, or after a change of engine), every
+    incremental model is rebuilt in full.
     """
     record = begin_build(settings)
+    full_refresh = full_refresh or not record.baseline
     since = (
         None
         if full_refresh
         else first_day_written_since(Lake.from_settings(settings), record.baseline)
     )
+    engine = settings.runs.engine
     get_run_logger().info(
-        "building the warehouse: build %s, %s",
+        "building the warehouse on %s: build %s, %s",
+        engine,
         record.build_id[:12],
         f"lake partitions from {since}" if since else "every lake partition",
     )
     try:
-        statuses = build_warehouse(settings, full_refresh, since)
+        statuses = build_warehouse(settings, full_refresh, since, engine=engine)
     except BuildError as error:
         fail_build(settings, record, str(error))
         raise
@@ -324,17 +329,21 @@ def lakehouse_pipeline(
     start_date: date | None = None,
     full_refresh: bool = False,
     new_lake: bool = False,
+    engine: str | None = None,
 ) -> PipelineResult:
     """Sources → lake → dbt → Soda gate → publish, for the days `start`..`end`.
 
     Without dates, the settings' window (LAKEHOUSE_START_DATE and LAKEHOUSE_DAYS). `seed`,
     `scale_factor` and `start_date` choose the simulated world over the settings';
     `full_refresh` rebuilds every incremental model; `new_lake` deletes the lake first and
-    starts over from the sources (after a change of world). The parameters become the run's
-    settings once, handed to every stage.
+    starts over from the sources (after a change of world); `engine` builds the models on
+    duckdb or spark (LAKEHOUSE_ENGINE by default). The parameters become the run's settings
+    once, handed to every stage.
     """
     switch_telemetry_off()
-    settings = run_settings(seed=seed, scale_factor=scale_factor, start_date=start_date)
+    settings = run_settings(
+        seed=seed, scale_factor=scale_factor, start_date=start_date, engine=engine
+    )
     with recorded_run(settings, "lakehouse") as result, writer_lock(settings):
         if new_lake:
             removed = Lake.from_settings(settings).delete_everything()
@@ -370,7 +379,10 @@ def daily_window(settings: Settings, today: date | None = None) -> tuple[date, d
 
 @flow(name="lakehouse-daily")
 def daily_pipeline(
-    day: date | None = None, seed: int | None = None, scale_factor: float | None = None
+    day: date | None = None,
+    seed: int | None = None,
+    scale_factor: float | None = None,
+    engine: str | None = None,
 ) -> PipelineResult:
     """One business day: advance the sources, ingest it, build incrementally, gate, publish.
 
@@ -378,17 +390,17 @@ def daily_pipeline(
     needs no parameter and two runs never take the same day.
     """
     switch_telemetry_off()
-    settings = run_settings(seed=seed, scale_factor=scale_factor)
+    settings = run_settings(seed=seed, scale_factor=scale_factor, engine=engine)
     with recorded_run(settings, "lakehouse-daily") as result, writer_lock(settings):
         start, end = (day, day) if day else daily_window(settings)
         return run_pipeline(settings, start, end, full_refresh=False, result=result)
 
 
 @flow(name="build-and-publish")
-def build_and_publish(full_refresh: bool = False) -> PipelineResult:
+def build_and_publish(full_refresh: bool = False, engine: str | None = None) -> PipelineResult:
     """Rebuild the warehouse from the lake as it is (no ingestion), gate it, publish it."""
     switch_telemetry_off()
-    settings = run_settings()
+    settings = run_settings(engine=engine)
     ensure_writable(settings)
     with recorded_run(settings, "build-and-publish") as result, writer_lock(settings):
         lake = Lake.from_settings(settings)

@@ -255,7 +255,12 @@ class DuckDBSettings(_Concern):
 
 
 class RunSettings(_Concern):
-    """How runs behave: waiting for the lock and for Prefect, the contracts of the gate."""
+    """How runs behave: the engine dbt builds on, waiting for the lock and for Prefect, the
+    contracts of the gate."""
+
+    engine: Literal["duckdb", "spark"] = Field(
+        "duckdb", description="The engine the models build on: duckdb, or spark (the extra)"
+    )
 
     prefect_startup_seconds: float = Field(
         120.0, description="How long a run waits for its temporary Prefect server to start"

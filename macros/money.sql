@@ -8,8 +8,11 @@ cast(
     cast(
         sign({{ amount }}) * sign({{ count }})
         * (
-            (cast(abs({{ amount }}) * 100 as hugeint) * 2 + abs(nullif({{ count }}, 0)))
-            // (2 * abs(nullif({{ count }}, 0)))
+            {{ int_div(
+                'cast(abs(' ~ amount ~ ') * 100 as ' ~ wide_integer() ~ ') * 2 + abs(nullif('
+                ~ count ~ ', 0))',
+                '2 * abs(nullif(' ~ count ~ ', 0))'
+            ) }}
         )
         as decimal(18, 0)
     ) * 0.01

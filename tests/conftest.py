@@ -65,8 +65,16 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ[GROUPS_VARIABLE] = str(folder / "groups.json")
 
 
+# The longest modules (minutes each, on 2 cores) start first, so the two workers finish
+# together instead of one running a long module alone at the end (longest-first scheduling).
+LONGEST_FIRST = ("test_lifecycle", "test_spark", "test_deployments", "test_daily_life")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Each test's group: the session build it uses, else its module (module fixtures)."""
+    """Longest modules first; each test's group: the session build it uses, else its module
+    (module fixtures)."""
+    rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.module.__name__.rsplit(".", 1)[-1], len(rank)))
     target = os.environ.get(GROUPS_VARIABLE)
     if not target:
         return

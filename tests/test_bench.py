@@ -26,6 +26,7 @@ def test_the_benchmark_runs_every_stage_and_writes_its_report(
             "--s3-scale", "0",
             "--generator-scale", "0.05",
             "--generator-days", "2",
+            "--no-spark",  # tests/test_spark.py builds on Spark; here its minutes would add up
             "--root", str(tmp_path / "bench"),
             "--output", str(output),
         ]
@@ -41,6 +42,7 @@ def test_the_benchmark_runs_every_stage_and_writes_its_report(
     events = int(re.search(r"events ([\d,]+)", report).group(1).replace(",", ""))
     assert events > 0
     assert "one new day after a full SF0.05 build" in report
+    assert "- Spark: not measured (--no-spark)" in report
     assert not (tmp_path / "bench" / "sf0.05").exists(), "each scale's folder is removed"
 
 

@@ -265,7 +265,9 @@ def test_every_model_and_every_built_column_is_described(documented: Documented)
 
 
 def _type(name: str) -> str:
-    return name.lower().replace(" ", "")
+    """A type as DuckDB spells it (the contracts say `string`, which DuckDB reads as VARCHAR)."""
+    name = name.lower().replace(" ", "")
+    return "varchar" if name == "string" else name
 
 
 def test_contracts_declare_every_column_of_every_mart(documented: Documented) -> None:
@@ -337,8 +339,9 @@ def test_sources_are_fresh_after_ingestion(built: Built) -> None:
     with mock.patch.dict(os.environ, built.environment):
         result = run_dbt(load_settings(), "source", "freshness")
     assert result.success
-    assert {str(node.status) for node in result.result} == {"pass"}
-    assert len(result.result) == 5
+    checked = [node for node in result.result if str(node.node.resource_type) == "source"]
+    assert {str(node.status) for node in checked} == {"pass"}
+    assert len(checked) == 5  # (the other result is the on-run-start hook, a no-op on DuckDB)
 
 
 def warehouse_tables(path: Path) -> list[str]:

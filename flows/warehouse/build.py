@@ -14,6 +14,7 @@ from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 from dbt.cli.main import dbtRunner, dbtRunnerResult
 
 from flows.settings import PROJECT_DIR, Settings
+from flows.warehouse.spark import check_spark, load_into_duckdb, spark_environment
 
 
 class BuildError(RuntimeError):
@@ -48,6 +49,7 @@ def dbt_environment(settings: Settings, read_only: bool = False) -> dict[str, st
             f"DBT_LAKEHOUSE_{name.upper()}": value
             for name, value in settings.duckdb.config().items()
         },
+        **spark_environment(settings),
     }
 
 
@@ -66,16 +68,25 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 
 def run_dbt(
-    settings: Settings, *args: str, read_only: bool = False, target: str = "dbt-target"
+    settings: Settings,
+    *args: str,
+    read_only: bool = False,
+    target: str = "dbt-target",
+    engine: str = "duckdb",
 ) -> dbtRunnerResult:
     """Invoke dbt in-process against this repository's project and profile.
 
     `target` names dbt's artefact folder beside the build file (its own folder keeps another
-    command's partial-parse cache apart); `read_only` opens the build file read-only.
+    command's partial-parse cache apart); `read_only` opens the build file read-only; `engine`
+    is the profile's target: duckdb (the build file) or spark (flows/warehouse/spark.py).
     """
     settings.storage.build_path.parent.mkdir(parents=True, exist_ok=True)
+    if engine != "duckdb":
+        target = f"{target}-{engine}"
     command = [
         *args,
+        "--target",
+        "build" if engine == "duckdb" else engine,
         "--project-dir",
         str(PROJECT_DIR),
         "--profiles-dir",
@@ -107,17 +118,26 @@ def release_build_file() -> None:
 
 
 def build_warehouse(
-    settings: Settings, full_refresh: bool = False, lake_since: date | None = None
+    settings: Settings,
+    full_refresh: bool = False,
+    lake_since: date | None = None,
+    engine: str = "duckdb",
+    tests: bool = True,
 ) -> dict[str, int]:
     """`dbt build` (models and dbt tests); raises BuildError naming what failed.
 
     `lake_since` is the earliest lake partition day written since the last build that passed:
     incremental models read only partitions from that day on. None: they read every partition.
+    On Spark, the tables built are then loaded into the DuckDB build file. Without `tests`,
+    `dbt run`: the models alone (a comparison of engines, not a build to publish).
     """
+    if engine == "spark":
+        check_spark(settings)
     options = ["--full-refresh"] if full_refresh else []
     if lake_since is not None and not full_refresh:
         options += ["--vars", json.dumps({"lake_since": lake_since.isoformat()})]
-    result = run_dbt(settings, "build", "--quiet", *options)
+    command = "build" if tests else "run"
+    result = run_dbt(settings, command, "--quiet", *options, engine=engine)
     if result.exception is not None:
         raise BuildError(f"dbt could not run: {result.exception}")
     failures = [
@@ -135,4 +155,7 @@ def build_warehouse(
     statuses: dict[str, int] = {}
     for node in result.result:
         statuses[str(node.status)] = statuses.get(str(node.status), 0) + 1
+    if engine == "spark":
+        manifest = settings.storage.build_path.parent / "dbt-target-spark" / "manifest.json"
+        load_into_duckdb(settings, manifest)
     return statuses

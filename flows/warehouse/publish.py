@@ -40,6 +40,7 @@ class BuildRecord:
     # when the last build that passed dbt started: lake partitions written after it are new
     # to the build file, and incremental models read from the first of their days
     baseline: str = ""
+    engine: str = "duckdb"  # what dbt built on: its incremental state lives there
 
 
 def record_path(settings: Settings) -> Path:
@@ -69,14 +70,20 @@ DBT_PASSED = ("built", "gated", "rejected", "published")
 
 
 def begin_build(settings: Settings) -> BuildRecord:
-    """A new build id; until dbt passes, nothing built under it can be published."""
+    """A new build id; until dbt passes, nothing built under it can be published.
+
+    The baseline carries over only from a build on the same engine: another engine's
+    incremental tables know nothing of what this one's last build read.
+    """
     started = datetime.now(UTC).isoformat()
     previous = read_record(settings)
+    engine = settings.runs.engine
     baseline = ""
-    if previous is not None and settings.storage.build_path.exists():
+    if previous is not None and previous.engine == engine and settings.storage.build_path.exists():
         baseline = previous.started_at if previous.status in DBT_PASSED else previous.baseline
     return write_record(
-        settings, BuildRecord(uuid.uuid4().hex, "building", started, baseline=baseline)
+        settings,
+        BuildRecord(uuid.uuid4().hex, "building", started, baseline=baseline, engine=engine),
     )
 
 

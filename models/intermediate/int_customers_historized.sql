@@ -1,3 +1,5 @@
+{{ config(materialized="view" if target.type == "duckdb" else "table") }}
+
 {#- Every distinct version of every customer, from the change history kept in the lake. -#}
 with
 
@@ -17,8 +19,8 @@ versions as (
         city,
         country,
         segment as customer_segment,
-        cast(created_at as timestamptz) as created_at,
-        cast(updated_at as timestamptz) as updated_at
+        {{ utc_timestamp('created_at') }} as created_at,
+        {{ utc_timestamp('updated_at') }} as updated_at
 
     from source
 

@@ -50,6 +50,8 @@ class ScaleReport:
     days: int
     stages: dict[str, Measured] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
+    spark: dict[str, float] = field(default_factory=dict)  # where a Spark build's time went
+    spark_skipped: str = ""  # why the Spark build was not measured
 
     def seconds(self, *names: str) -> float:
         return sum(self.stages[name].seconds for name in names)
@@ -146,7 +148,9 @@ def lake_rows(lake: Path) -> dict[str, int]:
     return counts
 
 
-def bench_scale(root: Path, scale: float, days: int, full_run: bool) -> ScaleReport:
+def bench_scale(
+    root: Path, scale: float, days: int, full_run: bool, spark: bool = True
+) -> ScaleReport:
     """Stages in one folder, then (optionally) one `lakehouse run` on fresh sources."""
     report = ScaleReport(scale, days)
     folder = root / f"sf{scale:g}"
@@ -165,6 +169,10 @@ def bench_scale(root: Path, scale: float, days: int, full_run: bool) -> ScaleRep
         print(f"  sf{scale:g} {name}: lakehouse {' '.join(arguments)}", flush=True)
         report.stages[name] = measure(arguments, environment, folder)
     report.rows = lake_rows(folder / "lake")
+    if spark:
+        bench_spark(report, folder, environment)
+    else:
+        report.spark_skipped = "--no-spark"
     if full_run:
         fresh = root / f"sf{scale:g}-run"
         shutil.rmtree(fresh, ignore_errors=True)
@@ -176,6 +184,52 @@ def bench_scale(root: Path, scale: float, days: int, full_run: bool) -> ScaleRep
         shutil.rmtree(fresh, ignore_errors=True)
     shutil.rmtree(folder, ignore_errors=True)
     return report
+
+
+def spark_unavailable() -> str:
+    """Why this machine cannot build on Spark ('' when it can): Java, the spark extra."""
+    import importlib.util
+
+    if shutil.which("java") is None:
+        return "no Java 17 on this machine"
+    if importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("dbt") is None:
+        return "the spark extra is not installed (make install-spark)"
+    try:
+        importlib.util.find_spec("dbt.adapters.spark")
+    except ModuleNotFoundError:
+        return "the spark extra is not installed (make install-spark)"
+    return ""
+
+
+def spark_breakdown(folder: Path) -> dict[str, float]:
+    """Where the last Spark build's time went, from dbt's run_results.json."""
+    import json
+
+    results = json.loads(
+        (folder / "warehouse" / "dbt-target-spark" / "run_results.json").read_text()
+    )
+    spent: dict[str, float] = {"dbt": results["elapsed_time"]}
+    for node in results["results"]:
+        kind = node["unique_id"].split(".")[0]
+        if kind == "operation":
+            kind = "lake tables registered (on-run-start)"
+        spent[kind] = spent.get(kind, 0.0) + node["execution_time"]
+    return spent
+
+
+def bench_spark(report: ScaleReport, folder: Path, environment: dict[str, str]) -> None:
+    """The same lake rebuilt in full on DuckDB, then on Spark (models, tests, load, gate)."""
+    report.spark_skipped = spark_unavailable()
+    if report.spark_skipped:
+        print(f"  sf{report.scale:g} Spark: skipped, {report.spark_skipped}", flush=True)
+        return
+    for name, arguments in (
+        ("rebuild on DuckDB", ["build", "--full-refresh"]),
+        ("rebuild on Spark", ["build", "--engine", "spark", "--full-refresh"]),
+    ):
+        print(f"  sf{report.scale:g} {name}: lakehouse {' '.join(arguments)}", flush=True)
+        report.stages[name] = measure(arguments, environment, folder)
+    report.spark = spark_breakdown(folder)
 
 
 def bench_s3(root: Path, scale: float, days: int) -> tuple[float, float]:
@@ -314,6 +368,24 @@ def render(
             f"- raw rows: {', '.join(f'{k} {v:,}' for k, v in report.rows.items())}",
             "",
         ]
+        if report.spark:
+            duck, spark = (
+                report.stages[name].seconds for name in ("rebuild on DuckDB", "rebuild on Spark")
+            )
+            spent = report.spark
+            parts = ", ".join(
+                f"{name} {seconds:.1f} s"
+                for name, seconds in spent.items()
+                if name not in ("dbt", "exposure")
+            )
+            lines += [
+                f"- Spark: a full rebuild takes {spark:.1f} s against DuckDB's {duck:.1f} s "
+                f"({spark / duck:.1f}×); of it dbt {spent['dbt']:.1f} s ({parts}), the rest "
+                "the JVM's start, the load into DuckDB, the gate and the publish",
+                "",
+            ]
+        elif report.spark_skipped:
+            lines += [f"- Spark: not measured ({report.spark_skipped})", ""]
     lines += ["## Targets", "", "| what | measured | target | |", "|---|---:|---:|---|"]
     by_scale = {report.scale: report for report in reports}
 
@@ -385,6 +457,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--s3-scale", type=float, default=1.0, help="0: skip S3 against local")
     parser.add_argument("--generator-scale", type=float, default=10.0, help="0: skip it")
     parser.add_argument("--generator-days", type=int, default=60)
+    parser.add_argument(
+        "--no-spark", action="store_true", help="skip the rebuilds on DuckDB and on Spark"
+    )
     parser.add_argument("--root", type=Path, default=Path("data/bench"))
     parser.add_argument("--output", type=Path, default=Path("docs/benchmarks.md"))
     args = parser.parse_args(argv)
@@ -396,7 +471,15 @@ def main(argv: list[str] | None = None) -> None:
     with shared_prefect_server():
         for scale in sorted(args.scales):
             print(f"scale factor {scale:g}, {args.days} days", flush=True)
-            reports.append(bench_scale(args.root.resolve(), scale, args.days, args.full_run))
+            reports.append(
+                bench_scale(
+                    args.root.resolve(),
+                    scale,
+                    args.days,
+                    full_run=args.full_run,
+                    spark=not args.no_spark,
+                )
+            )
     generator = None
     if args.generator_scale:
         print(f"generator: scale factor {args.generator_scale:g}", flush=True)

@@ -4,6 +4,6 @@ with spine as (
     from {{ ref('dim_date') }}
 )
 select * from spine
-where days <> date_diff('day', first_day, last_day) + 1
+where days <> {{ days_between('first_day', 'last_day') }} + 1
    or first_day > (select min(order_date) from {{ ref('fact_orders') }})
    or last_day < (select max(session_date) from {{ ref('stg_clickstream__sessions') }})

@@ -7,5 +7,5 @@ where fact_orders.customer_id is not null
   and (
     dim_customers.customer_id is distinct from fact_orders.customer_id
     or fact_orders.order_at < dim_customers.valid_from
-    or fact_orders.order_at >= coalesce(dim_customers.valid_to, 'infinity'::timestamptz)
+    or fact_orders.order_at >= coalesce(dim_customers.valid_to, {{ far_future() }})
   )

@@ -42,9 +42,9 @@ unknown_member as (
         null as city,
         null as country,
         'unknown' as customer_segment,
-        null::timestamptz as created_at,
-        '1900-01-01 00:00:00+00'::timestamptz as valid_from,
-        null::timestamptz as valid_to,
+        {{ utc_timestamp('null') }} as created_at,
+        {{ utc_timestamp("'1900-01-01 00:00:00'") }} as valid_from,
+        {{ utc_timestamp('null') }} as valid_to,
         true as is_current
 
 ),
@@ -52,7 +52,7 @@ unknown_member as (
 final as (
 
     select
-        {{ surrogate_key(['customer_id', 'valid_from']) }} as customer_sk,
+        {{ surrogate_key(['customer_id', ('valid_from', 'timestamp')]) }} as customer_sk,
         customer_id,
         first_name,
         last_name,

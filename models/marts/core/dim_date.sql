@@ -25,7 +25,7 @@ bounds as (
 
 spine as (
 
-    select cast(unnest(generate_series(first_day, last_day, interval 1 day)) as date) as date_day
+    select {{ date_spine('first_day', 'last_day') }} as date_day
     from bounds
 
 ),
@@ -34,15 +34,15 @@ parts as (
 
     select
         date_day,
-        extract(year from date_day) as calendar_year,
-        extract(quarter from date_day) as calendar_quarter,
-        extract(month from date_day) as calendar_month,
-        extract(day from date_day) as day_of_month,
-        isodow(date_day) as iso_day_of_week,
-        isoyear(date_day) as iso_year,
-        week(date_day) as iso_week,
-        dayname(date_day) as day_name,
-        monthname(date_day) as month_name
+        {{ date_part_of('year', 'date_day') }} as calendar_year,
+        {{ date_part_of('quarter', 'date_day') }} as calendar_quarter,
+        {{ date_part_of('month', 'date_day') }} as calendar_month,
+        {{ date_part_of('day', 'date_day') }} as day_of_month,
+        {{ date_part_of('iso_day_of_week', 'date_day') }} as iso_day_of_week,
+        {{ date_part_of('iso_year', 'date_day') }} as iso_year,
+        {{ date_part_of('iso_week', 'date_day') }} as iso_week,
+        {{ day_name('date_day') }} as day_name,
+        {{ month_name('date_day') }} as month_name
 
     from spine
 
@@ -52,7 +52,7 @@ final as (
 
     select
         date_day,
-        cast(strftime(date_day, '%Y%m%d') as integer) as date_key,
+        {{ date_key('date_day') }} as date_key,
         calendar_year,
         calendar_quarter,
         calendar_month,
@@ -67,7 +67,7 @@ final as (
         + case when {{ fiscal_start }} > 1 and calendar_month >= {{ fiscal_start }} then 1 else 0 end
             as fiscal_year,
         (calendar_month - {{ fiscal_start }} + 12) % 12 + 1 as fiscal_period,
-        ((calendar_month - {{ fiscal_start }} + 12) % 12) // 3 + 1 as fiscal_quarter,
+        {{ int_div('(calendar_month - ' ~ fiscal_start ~ ' + 12) % 12', 3) }} + 1 as fiscal_quarter,
         (calendar_month = 1 and day_of_month = 1)
         or (calendar_month = 1 and iso_day_of_week = 1 and day_of_month between 15 and 21)
         or (calendar_month = 2 and iso_day_of_week = 1 and day_of_month between 15 and 21)

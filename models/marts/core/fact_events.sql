@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', unique_key='event_id') }}
+{{ config(materialized='incremental', unique_key='event_id', **append_only_by_day('event_date')) }}
 
 {#- Clickstream at event grain, with the keys the funnel reads. An incremental build takes the
     events of the days from lake_since on (late events land in their own, older day, which
@@ -25,8 +25,8 @@ final as (
         event_type,
         event_at,
         event_date,
-        cast(strftime(event_date, '%Y%m%d') as integer) as date_key,
-        hour(timezone('UTC', event_at)) as event_hour,
+        {{ date_key('event_date') }} as date_key,
+        {{ utc_hour('event_at') }} as event_hour,
         device_type,
         browser,
         received_at

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', unique_key='order_item_id') }}
+{{ config(materialized=latest_version_materialization(), unique_key='order_item_id') }}
 
 {#- On an incremental run, only orders whose header or a line changed since fact_since() (the
     newest change in the fact less a lookback, or the first lake partition written since the
@@ -59,7 +59,7 @@ lines as (
         order_items.product_id,
         -- a line whose header was quarantined keeps its own timestamp and an 'unknown' status
         coalesce(orders.order_at, order_items.updated_at) as order_at,
-        cast(timezone('UTC', coalesce(orders.order_at, order_items.updated_at)) as date) as order_date,
+        {{ utc_date('coalesce(orders.order_at, order_items.updated_at)') }} as order_date,
         coalesce(orders.order_status, 'unknown') as order_status,
         coalesce(orders.payment_method, 'unknown') as payment_method,
         coalesce(orders.updated_at, order_items.updated_at) as order_updated_at,
@@ -82,7 +82,7 @@ final as (
         -- point in time: the customer version valid when the order was placed
         coalesce(dim_customers.customer_sk, '-1') as customer_sk,
         coalesce(dim_products.product_sk, '-1') as product_sk,
-        cast(strftime(lines.order_date, '%Y%m%d') as integer) as date_key,
+        {{ date_key('lines.order_date') }} as date_key,
         lines.customer_id,
         lines.product_id,
         lines.order_at,

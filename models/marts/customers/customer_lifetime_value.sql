@@ -45,7 +45,7 @@ measured as (
         coalesce(per_customer.lifetime_value, 0) as lifetime_value,
         per_customer.first_order_date,
         per_customer.last_order_date,
-        date_diff('day', per_customer.last_order_date, as_of.as_of_date) as days_since_last_order
+        {{ days_between('per_customer.last_order_date', 'as_of.as_of_date') }} as days_since_last_order
 
     from dim_customers
     cross join as_of

@@ -18,8 +18,8 @@ last_month as (
     select
         as_of_date,
         case
-            when as_of_date = last_day(as_of_date) then date_trunc('month', as_of_date)
-            else date_trunc('month', as_of_date) - interval 1 month
+            when as_of_date = last_day(as_of_date) then {{ month_start('as_of_date') }}
+            else {{ month_start('as_of_date') }} - interval 1 month
         end::date as last_month_start
 
     from as_of
@@ -59,14 +59,14 @@ final as (
         -- a percentage, not money: the difference is exact (DECIMAL), the ratio DOUBLE,
         -- rounded once here to 2 decimals
         round(
-            100.0 * (totals.revenue_last_month - totals.revenue_previous_month)
-            / nullif(totals.revenue_previous_month, 0),
+            100.0 * cast(totals.revenue_last_month - totals.revenue_previous_month as double)
+            / cast(nullif(totals.revenue_previous_month, 0) as double),
             2
         ) as revenue_mom_change_pct,
         totals.total_orders,
         totals.revenue_orders,
         (
-            select active_customers_30d from {{ ref('daily_kpis') }}
+            select max(active_customers_30d) from {{ ref('daily_kpis') }}
             where date_day = last_month.as_of_date
         ) as active_customers_30d,
         {{ divide_money('totals.total_revenue', 'totals.revenue_orders') }} as average_order_value

@@ -10,7 +10,7 @@ daily_kpis as (
 final as (
 
     select
-        cast(date_trunc('month', date_day) as date) as month_start,
+        {{ month_start('date_day') }} as month_start,
         sum(revenue)::decimal(18, 2) as revenue,
         sum(orders)::bigint as orders,
         sum(revenue_orders)::bigint as revenue_orders

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', unique_key='product_id') }}
+{{ config(materialized=latest_version_materialization(), unique_key='product_id') }}
 
 {#- Latest version per product_id. An incremental build reads only the lake partitions written since
     the last build (var lake_since) and picks the latest version of each key it touches among
@@ -23,7 +23,7 @@ renamed as (
         cast(rating_count as integer) as rating_count,
         cast(stock_quantity as integer) as stock_quantity,
         image_url,
-        cast(updated_at as timestamptz) as updated_at,
+        {{ utc_timestamp('updated_at') }} as updated_at,
         cast(snapshot_date as date) as snapshot_date
 
     from source

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', unique_key='event_id') }}
+{{ config(materialized='incremental', unique_key='event_id', **append_only_by_day('event_date')) }}
 
 {#- The biggest table: an incremental build reads only the lake partitions written since the
     last build (var lake_since, passed by the pipeline); events never change once landed, so
@@ -18,13 +18,13 @@ renamed as (
         cast(session_id as bigint) as session_id,
         cast(customer_id as bigint) as customer_id,
         event_type,
-        cast(event_at as timestamptz) as event_at,
-        cast(timezone('UTC', event_at) as date) as event_date,
+        {{ utc_timestamp('event_at') }} as event_at,
+        {{ utc_date('event_at') }} as event_date,
         cast(product_id as bigint) as product_id,
         cast(order_id as bigint) as order_id,
         device_type,
         browser,
-        cast(received_at as timestamptz) as received_at
+        {{ utc_timestamp('received_at') }} as received_at
 
     from source
 

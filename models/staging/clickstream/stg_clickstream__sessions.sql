@@ -16,7 +16,7 @@ final as (
         any_value(device_type) as device_type,
         any_value(browser) as browser,
         min(event_at) as started_at,
-        cast(timezone('UTC', min(event_at)) as date) as session_date,
+        {{ utc_date('min(event_at)') }} as session_date,
         max(event_at) as ended_at,
         count(*) as events,
         count(*) filter (where event_type = 'page_view') as page_views,

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', unique_key='customer_id') }}
+{{ config(materialized=latest_version_materialization(), unique_key='customer_id') }}
 
 {#- Latest version per customer_id. An incremental build reads only the lake partitions written since
     the last build (var lake_since) and picks the latest version of each key it touches among
@@ -21,8 +21,8 @@ renamed as (
         city,
         country,
         segment as customer_segment,
-        cast(created_at as timestamptz) as created_at,
-        cast(updated_at as timestamptz) as updated_at
+        {{ utc_timestamp('created_at') }} as created_at,
+        {{ utc_timestamp('updated_at') }} as updated_at
 
     from source
 

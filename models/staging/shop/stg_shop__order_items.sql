@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', unique_key='order_item_id') }}
+{{ config(materialized=latest_version_materialization(), unique_key='order_item_id') }}
 
 {#- Latest version per order_item_id. An incremental build reads only the lake partitions written since
     the last build (var lake_since) and picks the latest version of each key it touches among
@@ -20,7 +20,7 @@ renamed as (
         cast(quantity as integer) as quantity,
         cast(unit_price as decimal(18, 2)) as unit_price,
         cast(discount_amount as decimal(18, 2)) as discount_amount,
-        cast(updated_at as timestamptz) as updated_at
+        {{ utc_timestamp('updated_at') }} as updated_at
 
     from source
 

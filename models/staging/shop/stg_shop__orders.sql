@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', unique_key='order_id') }}
+{{ config(materialized=latest_version_materialization(), unique_key='order_id') }}
 
 {#- Latest version per order_id. An incremental build reads only the lake partitions written since
     the last build (var lake_since) and picks the latest version of each key it touches among
@@ -16,12 +16,12 @@ renamed as (
     select
         cast(order_id as bigint) as order_id,
         cast(customer_id as bigint) as customer_id,
-        cast(order_at as timestamptz) as order_at,
-        cast(timezone('UTC', order_at) as date) as order_date,
+        {{ utc_timestamp('order_at') }} as order_at,
+        {{ utc_date('order_at') }} as order_date,
         status as order_status,
         payment_method,
         cast(total_amount as decimal(18, 2)) as total_amount,
-        cast(updated_at as timestamptz) as updated_at
+        {{ utc_timestamp('updated_at') }} as updated_at
 
     from source
 
