@@ -70,9 +70,29 @@ def pytest_configure(config: pytest.Config) -> None:
 LONGEST_FIRST = ("test_lifecycle", "test_spark", "test_deployments", "test_daily_life")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Longest modules first; each test's group: the session build it uses, else its module
-    (module fixtures)."""
+REQUIRE_SPARK = "LAKEHOUSE_REQUIRE_SPARK"  # set (.ci/run, CI): a machine without Spark fails
+
+
+def spark_tests_not_run() -> str:
+    """Why the Spark tests cannot run here ('' when they can)."""
+    from flows.warehouse.spark import spark_missing
+
+    missing = spark_missing()
+    return f"this machine lacks {missing}" if missing else ""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Spark's tests left out, by name, where the optional extra or Java is missing (`make run`
+    and `make test` never download Spark; .ci/run installs it and requires them); the longest
+    modules first; each test's group: the session build it uses, else its module (module
+    fixtures)."""
+    absent = spark_tests_not_run()
+    if absent:
+        if os.environ.get(REQUIRE_SPARK):
+            raise pytest.UsageError(f"{REQUIRE_SPARK} is set but {absent}")
+        left_out = [item for item in items if item.get_closest_marker("spark")]
+        items[:] = [item for item in items if not item.get_closest_marker("spark")]
+        config.hook.pytest_deselected(items=left_out)
     rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.module.__name__.rsplit(".", 1)[-1], len(rank)))
     target = os.environ.get(GROUPS_VARIABLE)
@@ -86,6 +106,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     aside = Path(f"{target}.{os.getpid()}")
     aside.write_text(json.dumps(groups))
     aside.replace(target)
+
+
+@pytest.hookimpl(trylast=True)  # after the durations, beside the counts
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say it, at the end where it is read, when the Spark tests were left out."""
+    absent = spark_tests_not_run()
+    if absent:
+        terminalreporter.write_line(
+            f"Spark engine tests NOT run (tests/test_spark.py): {absent}", yellow=True, bold=True
+        )
 
 
 @pytest.hookimpl(optionalhook=True)  # only with xdist

@@ -60,23 +60,24 @@ def spark_environment(settings: Settings) -> dict[str, str]:
     }
 
 
+def spark_missing() -> str:
+    """What this machine lacks to build on Spark, as the end of a sentence ('' if nothing)."""
+    if shutil.which("java") is None:
+        return "Java 17: install it (apt-get install openjdk-17-jre-headless) or set JAVA_HOME"
+    try:
+        found = all(
+            importlib.util.find_spec(name) is not None for name in ("pyspark", "dbt.adapters.spark")
+        )
+    except ModuleNotFoundError:  # a parent package is missing
+        found = False
+    return "" if found else f"pyspark and dbt-spark: {INSTALL}"
+
+
 def check_spark(settings: Settings) -> None:
     """One line saying what to install or change when Spark cannot build here."""
-    if shutil.which("java") is None:
-        raise SparkUnavailable(
-            "the Spark engine needs Java 17: install it (apt-get install "
-            "openjdk-17-jre-headless) or set JAVA_HOME, then run again"
-        )
-    missing = [
-        name
-        for name in ("pyspark", "dbt.adapters.spark")
-        if importlib.util.find_spec(name.split(".")[0]) is None
-        or (name == "dbt.adapters.spark" and importlib.util.find_spec(name) is None)
-    ]
+    missing = spark_missing()
     if missing:
-        raise SparkUnavailable(
-            f"the Spark engine needs {' and '.join(missing)}: {INSTALL}, then run again"
-        )
+        raise SparkUnavailable(f"the Spark engine needs {missing}, then run again")
     if settings.storage.is_s3_lake:
         raise SparkUnavailable(
             f"the Spark engine reads a local lake only here (LAKEHOUSE_LAKE_ROOT="

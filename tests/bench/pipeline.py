@@ -29,6 +29,7 @@ from pathlib import Path
 
 import duckdb
 
+from flows.warehouse.spark import spark_missing
 from tests.bench import generator as generator_bench
 
 LAKEHOUSE = str(Path(sys.executable).with_name("lakehouse"))
@@ -186,21 +187,6 @@ def bench_scale(
     return report
 
 
-def spark_unavailable() -> str:
-    """Why this machine cannot build on Spark ('' when it can): Java, the spark extra."""
-    import importlib.util
-
-    if shutil.which("java") is None:
-        return "no Java 17 on this machine"
-    if importlib.util.find_spec("pyspark") is None or importlib.util.find_spec("dbt") is None:
-        return "the spark extra is not installed (make install-spark)"
-    try:
-        importlib.util.find_spec("dbt.adapters.spark")
-    except ModuleNotFoundError:
-        return "the spark extra is not installed (make install-spark)"
-    return ""
-
-
 def spark_breakdown(folder: Path) -> dict[str, float]:
     """Where the last Spark build's time went, from dbt's run_results.json."""
     import json
@@ -219,8 +205,9 @@ def spark_breakdown(folder: Path) -> dict[str, float]:
 
 def bench_spark(report: ScaleReport, folder: Path, environment: dict[str, str]) -> None:
     """The same lake rebuilt in full on DuckDB, then on Spark (models, tests, load, gate)."""
-    report.spark_skipped = spark_unavailable()
+    report.spark_skipped = spark_missing()
     if report.spark_skipped:
+        report.spark_skipped = f"this machine lacks {report.spark_skipped}"
         print(f"  sf{report.scale:g} Spark: skipped, {report.spark_skipped}", flush=True)
         return
     for name, arguments in (
