@@ -67,7 +67,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 # The longest modules (minutes each, on 2 cores) start first, so the two workers finish
 # together instead of one running a long module alone at the end (longest-first scheduling).
-LONGEST_FIRST = ("test_lifecycle", "test_spark", "test_deployments", "test_daily_life")
+LONGEST_FIRST = (
+    "test_deployments",
+    "test_daily_life",
+    "test_lifecycle",
+    "test_spark",
+    "test_s3_server",
+)
 
 
 REQUIRE_SPARK = "LAKEHOUSE_REQUIRE_SPARK"  # set (.ci/run, CI): a machine without Spark fails
