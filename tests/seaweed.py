@@ -69,7 +69,11 @@ class Seaweed:
                 self.process.wait(timeout=30)
 
     def start(self) -> None:
-        """Start it (again) on the same ports and data; returns once S3 answers."""
+        """Start it (again) on the same ports and data; returns once it serves objects.
+
+        The gateway answers before the volume server has registered its volumes with the
+        master: a GetObject then fails with InternalError for a few seconds. So this waits
+        until an object written at the previous start reads back and a new one round-trips."""
         log = (self.folder / "weed.log").open("ab")
         self.process = subprocess.Popen(
             self.command,
@@ -81,6 +85,48 @@ class Seaweed:
             env={**os.environ, **({"WEED_S3_SSE_KEY": self.sse_key} if self.sse_key else {})},
         )
         wait_for(self.url, self.process, self.folder / "weed.log")
+        wait_for_objects(self, self.folder / "weed.log")
+
+    def client(self):  # a boto3 S3 client
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
+            region_name="us-east-1",
+            config=Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=5),
+        )
+
+
+READY_BUCKET = "seaweed-ready"
+
+
+def wait_for_objects(server: Seaweed, log: Path, seconds: float = 90) -> None:
+    """Until the previous start's probe object reads back and a new one round-trips."""
+    client = server.client()
+    marker = server.folder / "ready-key"
+    deadline = time.monotonic() + seconds
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"SeaweedFS exited: {log.read_text()[-2000:]}")
+        try:
+            if not marker.exists():
+                client.create_bucket(Bucket=READY_BUCKET)
+            else:
+                client.get_object(Bucket=READY_BUCKET, Key=marker.read_text())["Body"].read()
+            key = f"probe-{time.time_ns()}"
+            client.put_object(Bucket=READY_BUCKET, Key=key, Body=b"ready")
+            assert client.get_object(Bucket=READY_BUCKET, Key=key)["Body"].read() == b"ready"
+            marker.write_text(key)
+            return
+        except Exception as error:  # any failure means: not ready yet
+            last_error = error
+            time.sleep(0.5)
+    raise RuntimeError(f"SeaweedFS did not serve objects in {seconds:.0f} s: {last_error} ({log})")
 
 
 def wait_for(url: str, process: subprocess.Popen, log: Path, seconds: float = 60) -> None:
