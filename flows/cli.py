@@ -259,13 +259,17 @@ def generate(
         raise typer.Exit(EXIT_BAD_INPUT)
     from rich.progress import Progress
 
-    from flows.sources.embedded import advance
+    from flows.sources.embedded import running_shop
 
     began = time.perf_counter()
-    with _command(settings, prefect=False), Progress(transient=True) as bar:
+    with (
+        _command(settings, prefect=False),
+        running_shop(settings, catalog_port=None) as shop,
+        Progress(transient=True) as bar,
+    ):
         task = bar.add_task("simulating days", total=None)
-        advanced = advance(
-            settings, last, lambda done, total: bar.update(task, completed=done, total=total)
+        advanced = shop.advance(
+            last, lambda done, total: bar.update(task, completed=done, total=total)
         )
     written = advanced.rows
     typer.echo(
@@ -291,10 +295,10 @@ def catalog_api(
 ) -> None:
     """Serve the simulated product catalog REST API until interrupted."""
     settings = _settings_or_exit()
-    from flows.sources.embedded import catalog_api as serve_catalog
+    from flows.sources.embedded import running_shop
 
-    with serve_catalog(settings, port) as url:
-        typer.echo(f"catalog API on {url}/products (Ctrl-C stops it)")
+    with _command(settings, prefect=False), running_shop(settings, catalog_port=port) as shop:
+        typer.echo(f"catalog API on {shop.catalog_url}/products (Ctrl-C stops it)")
         try:
             while True:
                 time.sleep(3600)

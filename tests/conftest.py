@@ -8,11 +8,15 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from unittest import mock
 
 import pytest
 
 from flows.settings import Settings, load_settings, switch_telemetry_off
+
+if TYPE_CHECKING:
+    from generators.config import SimulationConfig
 
 switch_telemetry_off()  # the test process imports dbt, Soda and Prefect as the entry points do
 
@@ -158,6 +162,19 @@ def in_a_flow(function: object, *arguments: object) -> object:
     return stage()
 
 
+def world(settings: Settings) -> SimulationConfig:
+    """The simulated world of the settings through their window's end, as the shop runs it."""
+    from generators.config import Dirty, SimulationConfig
+
+    return SimulationConfig(
+        seed=settings.world.seed,
+        scale_factor=settings.world.scale_factor,
+        start_date=settings.world.start_date,
+        days=settings.world.days,
+        dirty=Dirty() if settings.world.dirty else None,
+    )
+
+
 def settings_environment(root: Path, **extra: str) -> dict[str, str]:
     """LAKEHOUSE_* variables that put every output under `root`."""
     return {
@@ -194,7 +211,6 @@ def built(prefect_server: None, tmp_path_factory: pytest.TempPathFactory) -> Ite
     """
     from flows.lake.storage import filesystem
     from flows.pipeline import lakehouse_pipeline
-    from flows.sources.embedded import world
     from generators.sources import write_sources
 
     environment = settings_environment(

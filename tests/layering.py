@@ -11,9 +11,9 @@ particular:
   command line; the lake never imports a stage or the sources' entry points;
 - the dashboards (app/) import only their own modules and the settings;
 - the pipeline reads its sources through their interfaces: no module of flows/ imports the
-  simulator (generators) or Faker, except the embedded sources' gateway, which only the
-  sources' entry point (in simulated mode) and the command line (`generate`, `catalog-api`)
-  use; the simulator uses of the pipeline only the source contract and the storage code path.
+  simulator (generators) or Faker; the embedded shop runs as a process of its own
+  (`python -m generators.embedded`); the simulator uses of the pipeline only the source
+  contract and the storage code path.
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("flows", "generators", "app", "infra")
-SIMULATOR_GATEWAY = "flows.sources.embedded"
-GATEWAY_USERS = {"flows.sources.entry", "flows.cli"}
 SIMULATOR_MAY_IMPORT = {"flows.sources.contract", "flows.lake.storage"}
 STAGES = ("flows.ingestion", "flows.warehouse", "flows.operations")
 TOP = ("flows.pipeline", "flows.cli")
@@ -113,10 +111,7 @@ def violations() -> list[str]:
     for module, names in sorted(graph.items()):
         for name in sorted(names):
             if name.split(".")[0] in ("generators", "faker") and _within(module, "flows"):
-                if module != SIMULATOR_GATEWAY:
-                    found.append(f"{module} imports the simulator ({name})")
-            elif name == SIMULATOR_GATEWAY and module not in GATEWAY_USERS:
-                found.append(f"{module} imports {SIMULATOR_GATEWAY} (only {GATEWAY_USERS} may)")
+                found.append(f"{module} imports the simulator ({name})")
             elif _within(module, "generators") and name.split(".")[0] in ("flows", "app"):
                 if name not in SIMULATOR_MAY_IMPORT and name != "flows":
                     found.append(f"{module} imports {name} (the simulator uses only the contract)")

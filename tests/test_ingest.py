@@ -219,8 +219,8 @@ def test_catalog_with_twenty_percent_failures_lands_every_product_once(
 def test_dirty_sources_quarantine_exactly_the_injected_records(
     tmp_path: Path, prefect_server: None
 ) -> None:
-    from flows.sources.embedded import world
     from generators.simulation import Simulation
+    from tests.conftest import world
 
     sources = sandbox(tmp_path, LAKEHOUSE_DIRTY="true", LAKEHOUSE_SCALE_FACTOR="1")
     end = START + timedelta(days=29)

@@ -1,14 +1,17 @@
 """The seam between the simulator and the pipeline, enforced: the pipeline reads its sources
-through their interfaces only, and a run on real sources never loads the simulator."""
+through their interfaces only, and never loads the simulator, on real sources or simulated ones
+(the embedded shop is a process of its own)."""
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests import layering
-from tests.cli import Workspace
+from tests.cli import Workspace, alive, children
 from tests.conftest import PrefectServer
 from tests.layering import violations
 
@@ -22,7 +25,6 @@ def test_a_broken_rule_is_named(tmp_path: Path, monkeypatch) -> None:
     files = {
         "flows/ingestion/shop.py": "def read():\n    from generators.simulation import x\n",
         "flows/ingestion/catalog.py": "from flows.warehouse.gate import verify_contracts\n",
-        "flows/operations/verify.py": "import flows.sources.embedded\n",
         "flows/lake/partitions.py": "from flows.lake.manifests import Manifest\n",
         "flows/lake/manifests.py": (
             "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
@@ -43,8 +45,7 @@ def test_a_broken_rule_is_named(tmp_path: Path, monkeypatch) -> None:
         "app.data imports flows.lake.partitions (the app imports the settings only)",
         "flows.ingestion.catalog imports flows.warehouse.gate (flows.ingestion must not)",
         "flows.ingestion.shop imports the simulator (generators.simulation)",
-        "flows.operations.verify imports flows.sources.embedded "
-        f"(only {layering.GATEWAY_USERS} may)",
+        "flows.sources.embedded imports the simulator (generators.simulation)",
         "generators.simulation imports flows.lake.partitions "
         "(the simulator uses only the contract)",
     ]
@@ -91,3 +92,71 @@ def test_a_run_on_real_sources_never_loads_the_simulator(
     modules = set(loaded.split()[1:])
     assert {"flows", "prefect", "duckdb"} <= modules
     assert not modules & {"generators", "faker"}, loaded
+
+
+def test_a_run_on_the_embedded_shop_never_loads_the_simulator_either(
+    prefect_api: PrefectServer, tmp_path: Path
+) -> None:
+    """Simulated mode: the shop is advanced and its catalog served by a process of its own;
+    the pipeline's process reads them through their interfaces and imports none of it."""
+    workspace = Workspace.create(tmp_path / "data", prefect_api.url, LAKEHOUSE_DAYS="2")
+    workspace.root.mkdir(parents=True, exist_ok=True)
+    ran = subprocess.run(
+        [sys.executable, "-c", INGEST_AND_LIST],
+        env=workspace.process_environment(), cwd=workspace.root,
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "shop — customers: " in ran.stdout and "catalog — products: " in ran.stdout
+    (loaded,) = [line for line in ran.stdout.splitlines() if line.startswith("LOADED ")]
+    modules = set(loaded.split()[1:])
+    assert not modules & {"generators", "faker"}, loaded
+
+
+def _shops(pid: int) -> set[int]:
+    found = set()
+    for child in children(pid):
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"generators.embedded" in command:
+            found.add(child)
+    return found
+
+
+def test_a_command_killed_while_the_shop_writes_leaves_no_shop_and_loses_no_day(
+    tmp_path: Path,
+) -> None:
+    """SIGKILL on `lakehouse generate` mid-simulation: the shop's process dies with it (its
+    open transaction rolls back), and the next `generate` ends with the same sources as an
+    uninterrupted one."""
+    settings = {"LAKEHOUSE_DAYS": "90", "LAKEHOUSE_SCALE_FACTOR": "2"}
+    killed = Workspace.create(tmp_path / "killed", None, **settings)
+    killed.root.mkdir(parents=True, exist_ok=True)
+    process = killed.start("generate")
+    deadline = time.monotonic() + 60
+    while not (shops := _shops(process.pid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert shops, "the shop's process never started"
+    time.sleep(2.0)  # some weeks written, more on their way
+    assert process.poll() is None, "generate finished before it could be killed"
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 15
+    while alive(shops) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(shops), "the shop's process outlived the command that started it"
+
+    again = killed.run("generate")
+    assert again.returncode == 0, again.stdout + again.stderr
+    reference = Workspace.create(tmp_path / "reference", None, **settings)
+    fresh = reference.run("generate")
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+    query = "select count(*), sum(quantity * unit_price) from order_items"
+    with (
+        sqlite3.connect(killed.root / "sources" / "shop.sqlite") as resumed,
+        sqlite3.connect(reference.root / "sources" / "shop.sqlite") as whole,
+    ):
+        assert resumed.execute(query).fetchone() == whole.execute(query).fetchone()
+        assert resumed.execute("pragma integrity_check").fetchone() == ("ok",)

@@ -36,6 +36,12 @@ def write_atomically(fs: pafs.FileSystem, path: str, data: bytes) -> None:
 
 
 def s3_filesystem(settings: Settings) -> pafs.S3FileSystem:
+    return pafs.S3FileSystem(**s3_options(settings))
+
+
+def s3_options(settings: Settings) -> dict[str, object]:
+    """pyarrow's S3FileSystem options for the settings (plain values: a process can be sent
+    them, as the embedded shop is, to write the landing zone the pipeline reads)."""
     options: dict[str, object] = {
         "region": settings.s3.region,
         "force_virtual_addressing": settings.s3.url_style == "vhost",
@@ -52,7 +58,7 @@ def s3_filesystem(settings: Settings) -> pafs.S3FileSystem:
         endpoint = urlparse(settings.s3.endpoint_url)
         options["endpoint_override"] = endpoint.netloc
         options["scheme"] = endpoint.scheme
-    return pafs.S3FileSystem(**options)
+    return options
 
 
 def filesystem(uri: str, settings: Settings) -> tuple[pafs.FileSystem, str]:

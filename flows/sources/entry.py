@@ -5,8 +5,8 @@ reads what they hand on: settings with the catalog API's URL, and each source's 
 
 - Simulated (LAKEHOUSE_SIMULATE_SOURCES=true, the default): the world is advanced through the
   run's last day by its own flow, `simulate-sources`, and, unless LAKEHOUSE_CATALOG_API_URL
-  names another, its catalog API is served on loopback for the run (flows/sources/embedded.py,
-  imported here and nowhere else in the pipeline).
+  names another, its catalog API is served on loopback for the run: the shop is a process of
+  its own (`python -m generators.embedded`), started and spoken to by flows/sources/embedded.py.
 - Real: nothing is started and the simulator is never loaded; the catalog API must be named.
 
 Either way the sources are checked against the ones the lake holds data from before anything
@@ -16,7 +16,7 @@ is advanced or written (flows/sources/identity.py).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
@@ -61,12 +61,12 @@ def open_sources(settings: Settings, through: date | None = None) -> Iterator[Ru
     if not settings.sources.simulate_sources:
         yield RunSources(settings, identities)
         return
-    from flows.sources.embedded import catalog_api, simulate_sources
+    from flows.sources.embedded import running_shop, simulate_sources
 
-    if through is not None:
-        simulate_sources(settings, through)
-    with ExitStack() as stack:
-        if not settings.sources.catalog_api_url:
-            url = stack.enter_context(catalog_api(settings))
-            settings = settings.with_catalog_api(url)
+    serve_catalog = not settings.sources.catalog_api_url
+    with running_shop(settings, catalog_port=0 if serve_catalog else None) as shop:
+        if through is not None:
+            simulate_sources(shop, through)
+        if shop.catalog_url:
+            settings = settings.with_catalog_api(shop.catalog_url)
         yield RunSources(settings, identities)
