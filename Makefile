@@ -12,7 +12,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export STREAMLIT_BROWSER_GATHER_USAGE_STATS := false
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help install install-spark run serve generate deploy worker doctor test lint bench docs clean up down
+.PHONY: help install install-spark run serve generate deploy worker doctor test lint bench docs clean up down stack
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -59,6 +59,11 @@ worker: $(INSTALLED)  ## a process worker that runs the deployments' flow runs h
 # infra/.env.example (local development credentials only).
 COMPOSE_ENV_FILE ?= $(if $(wildcard infra/.env),infra/.env,infra/.env.example)
 COMPOSE := docker compose -f infra/docker-compose.yml --env-file $(COMPOSE_ENV_FILE)
+
+# The same services as processes on this machine, without Docker (infra/stack.py): SeaweedFS for
+# MinIO, PostgreSQL 15's binaries (apt-get install postgresql), this virtualenv for the image.
+stack: $(INSTALLED)  ## the compose stack as processes, without Docker; Ctrl-C stops it all
+	$(BIN)/python -m infra.stack
 
 up:  ## start MinIO, Prefect (server, deployments, worker) and the dashboard in docker compose
 	$(COMPOSE) up -d --build

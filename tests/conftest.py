@@ -72,11 +72,12 @@ def pytest_configure(config: pytest.Config) -> None:
 # The longest modules (minutes each, on 2 cores) start first, so the two workers finish
 # together instead of one running a long module alone at the end (longest-first scheduling).
 LONGEST_FIRST = (
-    "test_deployments",
+    "test_stack",
     "test_daily_life",
     "test_lifecycle",
     "test_spark",
     "test_s3_server",
+    "test_deployments",
 )
 
 
@@ -231,7 +232,7 @@ def built(prefect_server: None, tmp_path_factory: pytest.TempPathFactory) -> Ite
 class S3Endpoint:
     url: str  # http://127.0.0.1:<port>
     environment: dict[str, str]  # LAKEHOUSE_S3_* settings pointing at it
-    server: object = None  # tests.seaweed.Seaweed for the real server (stop/start), else None
+    server: object = None  # infra.seaweed.Seaweed for the real server (stop/start), else None
 
     def client(self):
         import boto3
@@ -261,9 +262,9 @@ def s3_environment(url: str) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def s3() -> Iterator[S3Endpoint]:
-    """A real S3 server: SeaweedFS's S3 gateway on a free loopback port (tests/seaweed.py),
+    """A real S3 server: SeaweedFS's S3 gateway on a free loopback port (infra/seaweed.py),
     for the lake, the landing zone, the lock's conditional writes and DuckDB's httpfs."""
-    from tests.seaweed import seaweed_server
+    from infra.seaweed import seaweed_server
 
     with seaweed_server() as server:
         yield S3Endpoint(server.url, s3_environment(server.url), server)

@@ -1,125 +1,17 @@
-"""Deployments from prefect.yaml on a real Prefect server and process worker; run parameters;
-`lakehouse doctor`."""
+"""Run parameters and checks before any work; `lakehouse doctor`. The deployments running on a
+worker are tested on the whole stack (tests/test_stack.py)."""
 
 from __future__ import annotations
 
-import os
-import re
-import signal
 import socket
-import subprocess
-import sys
-import time
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
-
-import duckdb
-import httpx
 
 from generators.config import SimulationConfig
 from generators.simulation import Simulation
 from tests.cli import Workspace, file_hash, warehouse_value
-from tests.conftest import REPO, PrefectServer, S3Endpoint
-
-PREFECT = str(Path(sys.executable).with_name("prefect"))
-FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
-
-
-def trigger(workspace: Workspace, deployment: str, **parameters: str) -> str:
-    """`prefect deployment run` as a user types it; returns the flow run's id."""
-    command = [PREFECT, "deployment", "run", deployment]
-    for name, value in parameters.items():
-        command += ["--param", f"{name}={value}"]
-    result = subprocess.run(
-        command, env=workspace.process_environment(), capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return re.search(r"UUID: ([0-9a-f-]{36})", result.stdout).group(1)
-
-
-def wait_final(api: str, runs: list[str], timeout: float) -> dict[str, tuple[str, str]]:
-    """Each flow run's final state type and message, polled from the server's REST API."""
-    deadline = time.monotonic() + timeout
-    states: dict[str, tuple[str, str]] = {}
-    while time.monotonic() < deadline and len(states) < len(runs):
-        for run in runs:
-            state = httpx.get(f"{api}/flow_runs/{run}", timeout=10).json()["state"]
-            if state["type"] in FINAL:
-                states[run] = (state["type"], state.get("message") or "")
-        time.sleep(2)
-    assert len(states) == len(runs), f"not finished within {timeout} s: {states}"
-    return states
-
-
-def test_daily_and_backfill_deployments_run_on_a_worker_one_at_a_time(
-    prefect_api: PrefectServer, tmp_path: Path
-) -> None:
-    """On the default path: a run over the settings' window (a backfill and a daily at once,
-    one waiting for the other's lock), then the `daily` deployment as its schedule would start
-    it, two nights running, without parameters: the shop trades on past the window."""
-    workspace = Workspace.create(tmp_path / "data", prefect_api.url, LAKEHOUSE_DAYS="3")
-    environment = workspace.process_environment()
-    deployed = subprocess.run(
-        ["make", "--no-print-directory", "deploy"],
-        cwd=REPO, env=environment, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
-    for name in ("lakehouse-daily/daily", "lakehouse/backfill", "lakehouse/full-refresh"):
-        assert f"Deployment '{name}' successfully created" in " ".join(deployed.stdout.split())
-
-    # two runs triggered at once, queued before the worker starts so that it takes both together
-    daily = trigger(workspace, "lakehouse-daily/daily", day="2025-10-03")
-    backfill = trigger(workspace, "lakehouse/backfill", start="2025-10-01", end="2025-10-02")
-    log = tmp_path / "worker.log"
-    with log.open("w") as output:
-        worker = subprocess.Popen(
-            [PREFECT, "worker", "start", "--pool", "lakehouse", "--type", "process"],
-            cwd=tmp_path, env=environment, stdout=output, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-        try:
-            states = wait_final(prefect_api.url, [daily, backfill], timeout=600)
-            # the next two nights, as the schedule starts them: no parameter, one after the other
-            nights = [trigger(workspace, "lakehouse-daily/daily")]
-            wait_final(prefect_api.url, nights, timeout=300)
-            nights.append(trigger(workspace, "lakehouse-daily/daily"))
-            states |= wait_final(prefect_api.url, nights, timeout=300)
-        finally:
-            os.killpg(worker.pid, signal.SIGTERM)
-            worker.wait(60)
-    assert {kind for kind, _ in states.values()} == {"COMPLETED"}, (states, log.read_text()[-5000:])
-    # one ran, the other waited for its writer lock, told by name
-    assert re.search(r"waiting up to 3600 s for `Prefect flow run \S+ \(", log.read_text())
-
-    days = warehouse_value(
-        workspace.published,
-        "select list(distinct event_date order by event_date) from fact_events",
-    )
-    assert days == [date(2025, 10, 1) + timedelta(days=n) for n in range(5)]
-    ops = workspace.published.with_name("ops.duckdb")
-    with duckdb.connect(str(ops), read_only=True) as connection:
-        recorded = set(
-            connection.sql(
-                "select run_id, flow, state, window_start, window_end, rows_landed > 0 from runs"
-            ).fetchall()
-        )
-    assert recorded == {
-        (daily, "lakehouse-daily", "Completed", "2025-10-03", "2025-10-03", True),
-        (backfill, "lakehouse", "Completed", "2025-10-01", "2025-10-02", True),
-        (nights[0], "lakehouse-daily", "Completed", "2025-10-04", "2025-10-04", True),
-        (nights[1], "lakehouse-daily", "Completed", "2025-10-05", "2025-10-05", True),
-    }
-    artifacts = httpx.post(
-        f"{prefect_api.url}/artifacts/filter",
-        json={"artifacts": {"key": {"any_": ["lakehouse-run", "quality-gate"]}}},
-        timeout=10,
-    ).json()
-    summaries = [a for a in artifacts if a["key"] == "lakehouse-run" and a["flow_run_id"] == daily]
-    assert len(summaries) == 1 and "# Lakehouse run 2025-10-03 → 2025-10-03" in summaries[0]["data"]
-    assert len([a for a in artifacts if a["key"] == "quality-gate"]) >= 4  # one table per gate
-    verified = workspace.run("verify")  # the lake agrees with its manifests and its sources
-    assert verified.returncode == 0, verified.stdout + verified.stderr
+from tests.conftest import PrefectServer, S3Endpoint
 
 
 def test_a_day_before_the_shop_opened_is_one_line_before_any_work(

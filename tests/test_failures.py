@@ -16,9 +16,9 @@ from unittest import mock
 
 import pytest
 
+from infra.postgres import postgres_cluster
 from tests.cli import Workspace, wait_for_line
 from tests.conftest import PrefectServer, S3Endpoint
-from tests.postgres import postgres_cluster
 
 SECRET = "pw-7f3a9c-do-not-print"
 

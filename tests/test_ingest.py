@@ -26,8 +26,8 @@ from flows.lake.partitions import Lake
 from flows.lake.storage import filesystem
 from flows.settings import Settings, load_settings
 from generators.shop_db import ShopDatabase
+from infra.postgres import postgres_cluster
 from tests.conftest import S3Endpoint, settings_environment
-from tests.postgres import postgres_cluster
 
 START = date(2024, 11, 1)
 

@@ -1,4 +1,4 @@
-"""Faults on a real S3 server (SeaweedFS, tests/seaweed.py): the server goes away in the middle
+"""Faults on a real S3 server (SeaweedFS, infra/seaweed.py): the server goes away in the middle
 of a run, and comes back. moto cannot be stopped and started under a running command; a server
 of its own per test can, without touching the session's."""
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from infra.seaweed import seaweed_server
 from tests.cli import Workspace, source_net_revenue, wait_for_line, warehouse_value
 from tests.conftest import PrefectServer, s3_environment
-from tests.seaweed import seaweed_server
 
 pytestmark = pytest.mark.e2e
 

@@ -20,7 +20,7 @@ from generators.config import SimulationConfig
 from generators.shop_db import TABLES, ShopDatabase
 from generators.simulation import Simulation
 from generators.sources import write_sources
-from tests.postgres import postgres_cluster
+from infra.postgres import postgres_cluster
 
 LOCAL = pafs.LocalFileSystem()
 CONFIG = SimulationConfig(seed=11, scale_factor=0.2, start_date=date(2024, 10, 1), days=60)

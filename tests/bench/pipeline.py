@@ -220,10 +220,10 @@ def bench_spark(report: ScaleReport, folder: Path, environment: dict[str, str]) 
 
 def bench_s3(root: Path, scale: float, days: int) -> tuple[float, float]:
     """`lakehouse run` with lake and landing zone on a real S3 server (SeaweedFS on loopback,
-    tests/seaweed.py), then on a local folder. moto, an in-process mock, would measure itself."""
+    infra/seaweed.py), then on a local folder. moto, an in-process mock, would measure itself."""
     import boto3
 
-    from tests.seaweed import ACCESS_KEY, SECRET_KEY, seaweed_server
+    from infra.seaweed import ACCESS_KEY, SECRET_KEY, seaweed_server
 
     with seaweed_server() as server:
         boto3.client(

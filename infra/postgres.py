@@ -1,4 +1,5 @@
-"""A throwaway PostgreSQL cluster on a free loopback port, for tests that need a real server."""
+"""A throwaway PostgreSQL cluster on a free loopback port: for tests that need a real server, and
+the Prefect server's database in the stack as processes (infra/stack.py)."""
 
 from __future__ import annotations
 
@@ -32,10 +33,14 @@ def _free_port() -> int:
 
 
 @contextmanager
-def postgres_cluster() -> Iterator[str]:
+def postgres_cluster(
+    user: str = "postgres", password: str | None = None, database: str = "postgres"
+) -> Iterator[str]:
     """Start initdb + pg_ctl in a temp dir; yield a connection URL; stop and remove it after.
 
-    PostgreSQL refuses to run as root, so as root the cluster runs as the `postgres` user.
+    With `user`, `password` and `database`, that role and database are made (as the compose
+    file's postgres image makes them), and the URL is theirs. PostgreSQL refuses to run as
+    root, so as root the cluster runs as the `postgres` user.
     """
     binaries = _binaries()
     folder = Path(tempfile.mkdtemp(prefix="lakehouse-pg-"))
@@ -63,7 +68,16 @@ def postgres_cluster() -> Iterator[str]:
         "start",
     )
     try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        if user != "postgres" or password is not None:
+            secret = (password or "").replace("'", "''")
+            client = binaries / "psql"
+            client = client if client.exists() else Path(shutil.which("psql") or "psql")
+            psql = [str(client), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]
+            run(*psql, "-c", f"create role \"{user}\" login password '{secret}'")
+            if database != "postgres":
+                run(*psql, "-c", f'create database "{database}" owner "{user}"')
+        credentials = f"{user}:{password}" if password is not None else user
+        yield f"postgresql://{credentials}@127.0.0.1:{port}/{database}"
     finally:
         run(str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(folder, ignore_errors=True)

