@@ -583,3 +583,44 @@ def test_ci_lints_first_then_tests_with_cached_pins() -> None:
     for folder in ("test-output/screenshots/", "test-output/dbt/", "test-output/gate/"):
         assert folder in paths, folder
     assert all(s.get("if") == "always()" for s in uploads)
+
+
+def test_the_stack_as_processes_reads_every_setting_from_the_compose_file(tmp_path: Path) -> None:
+    """infra/stack.py interpolates as compose does and moves only container addresses: a
+    setting changed in the env file reaches the process; a required one missing is named."""
+    from infra.stack import Addresses, Stack, StackError, compose_services, interpolate
+
+    assert interpolate("a${X:-d}b$$c", {}) == "adb$c"
+    assert interpolate("${X:-d}", {"X": "v"}) == "v"
+    with pytest.raises(StackError, match="MINIO_ROOT_USER: set it"):
+        interpolate("${MINIO_ROOT_USER:?set it}", {})
+    variables = {
+        **env_file_values(),
+        "LAKEHOUSE_SCALE_FACTOR": "7",
+        "MINIO_ROOT_USER": "someone",
+    }
+    services = compose_services(variables)
+    addresses = Addresses(
+        tmp_path, s3="http://127.0.0.1:1234", postgres_url="postgresql://u@h:55/d"
+    )
+    worker = Stack(addresses, services).environment("worker")
+    assert worker["LAKEHOUSE_SCALE_FACTOR"] == "7"
+    assert worker["LAKEHOUSE_S3_ACCESS_KEY_ID"] == "someone"
+    assert worker["LAKEHOUSE_S3_ENDPOINT_URL"] == "http://127.0.0.1:1234"
+    assert worker["LAKEHOUSE_SOURCE_DB_URL"] == f"sqlite:///{tmp_path}/data/sources/shop.sqlite"
+    assert worker["PREFECT_API_URL"] == addresses.prefect_api
+    server = Stack(addresses, services).environment("prefect-server")
+    assert server["PREFECT_SERVER_DATABASE_PORT"] == "55"
+    # every lakehouse setting the compose file gives the worker, and nothing of the caller's
+    declared = {key for key in services["worker"]["environment"]}
+    assert {key for key in worker if key.startswith("LAKEHOUSE_")} == {
+        key for key in declared if key.startswith("LAKEHOUSE_")
+    }
+    app = addresses.command("app", services["app"]["command"])
+    assert app[1:] == ["serve", "--host", "127.0.0.1", "--port", str(addresses.dashboard_port)]
+
+
+def env_file_values() -> dict[str, str]:
+    from infra.stack import PROJECT, env_file
+
+    return env_file(PROJECT / "infra" / ".env.example")
