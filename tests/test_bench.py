@@ -23,7 +23,7 @@ def test_the_benchmark_runs_every_stage_and_writes_its_report(
         [
             "--scales", "0.05",
             "--days", "3",
-            "--s3-scale", "0",
+            "--s3-scales",  # none: the S3 comparison runs four full runs
             "--generator-scale", "0.05",
             "--generator-days", "2",
             "--no-spark",  # tests/test_spark.py builds on Spark; here its minutes would add up

@@ -1,6 +1,6 @@
 """The platform's benchmark: stage by stage at each scale, one new day, S3 against local.
 
-    python -m tests.bench.pipeline [--scales 1 10] [--days 730] [--s3-scale 1]
+    python -m tests.bench.pipeline [--scales 1 10] [--days 730] [--s3-scales 1 10]
         [--output docs/benchmarks.md]
 
 Every figure comes from the real command line run as a user runs it, in a fresh folder per
@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -218,40 +219,105 @@ def bench_spark(report: ScaleReport, folder: Path, environment: dict[str, str]) 
     report.spark = spark_breakdown(folder)
 
 
-def bench_s3(root: Path, scale: float, days: int) -> tuple[float, float]:
+@dataclass
+class S3Report:
+    """`lakehouse run` at one scale with the lake on S3 against a local folder."""
+
+    scale: float
+    on_s3: float  # seconds, SeaweedFS on loopback
+    local: float  # seconds, a local folder
+    requests: Counter[str] = field(default_factory=Counter)  # by HTTP method, first run
+    rerun_requests: Counter[str] = field(default_factory=Counter)  # a second run, nothing new
+
+
+def s3_settings(url: str, access_key: str, secret_key: str) -> dict[str, str]:
+    return {
+        "LAKEHOUSE_LAKE_ROOT": "s3://bench/lake",
+        "LAKEHOUSE_LANDING_ROOT": "s3://bench/landing",
+        "LAKEHOUSE_S3_ENDPOINT_URL": url,
+        "LAKEHOUSE_S3_ACCESS_KEY_ID": access_key,
+        "LAKEHOUSE_S3_SECRET_ACCESS_KEY": secret_key,
+    }
+
+
+@contextmanager
+def counting_moto() -> Iterator[tuple[str, Counter[str]]]:
+    """moto's S3 server behind a WSGI layer that counts requests by method: how many requests a
+    run makes is a property of the project, whoever serves them (its timings are moto's own)."""
+    import threading
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    class Quiet(WSGIRequestHandler):
+        def log_request(self, *_: object) -> None:  # a line per request would drown the report
+            pass
+
+    counts: Counter[str] = Counter()
+    app = DomainDispatcherApplication(create_backend_app)
+
+    def counted(environ: dict, start_response: object) -> object:
+        counts[environ["REQUEST_METHOD"]] += 1
+        return app(environ, start_response)
+
+    server = make_server("127.0.0.1", 0, counted, threaded=True, request_handler=Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", counts
+    finally:
+        server.shutdown()
+
+
+def bench_s3(root: Path, scale: float, days: int, count: bool = True) -> S3Report:
     """`lakehouse run` with lake and landing zone on a real S3 server (SeaweedFS on loopback,
-    infra/seaweed.py), then on a local folder. moto, an in-process mock, would measure itself."""
+    infra/seaweed.py), then on a local folder; then the requests a run makes, counted on moto
+    (a first run and a second one that finds nothing new). moto's timings would measure moto."""
     import boto3
 
     from infra.seaweed import ACCESS_KEY, SECRET_KEY, seaweed_server
 
-    with seaweed_server() as server:
-        boto3.client(
+    def client(url: str) -> object:
+        return boto3.client(
             "s3",
-            endpoint_url=server.url,
+            endpoint_url=url,
             aws_access_key_id=ACCESS_KEY,
             aws_secret_access_key=SECRET_KEY,
             region_name="us-east-1",
-        ).create_bucket(Bucket="bench")
-        timings = []
+        )
+
+    def fresh(name: str) -> Path:
+        folder = root / f"{name}-sf{scale:g}"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        return folder
+
+    timings = []
+    with seaweed_server() as server:
+        client(server.url).create_bucket(Bucket="bench")
         for target in ("s3", "local"):
-            folder = root / f"{target}-sf{scale:g}"
-            shutil.rmtree(folder, ignore_errors=True)
-            folder.mkdir(parents=True)
-            extra = {}
-            if target == "s3":
-                extra = {
-                    "LAKEHOUSE_LAKE_ROOT": "s3://bench/lake",
-                    "LAKEHOUSE_LANDING_ROOT": "s3://bench/landing",
-                    "LAKEHOUSE_S3_ENDPOINT_URL": server.url,
-                    "LAKEHOUSE_S3_ACCESS_KEY_ID": ACCESS_KEY,
-                    "LAKEHOUSE_S3_SECRET_ACCESS_KEY": SECRET_KEY,
-                }
+            folder = fresh(target)
+            extra = s3_settings(server.url, ACCESS_KEY, SECRET_KEY) if target == "s3" else {}
             print(f"  {target} sf{scale:g}: lakehouse run", flush=True)
             run = measure(["run"], environment_for(folder, scale, days, **extra), folder)
             timings.append(run.seconds)
             shutil.rmtree(folder, ignore_errors=True)
-    return timings[0], timings[1]
+    report = S3Report(scale, timings[0], timings[1])
+    if not count:
+        return report
+    with counting_moto() as (url, counts):
+        client(url).create_bucket(Bucket="bench")
+        folder = fresh("moto")
+        environment = environment_for(
+            folder, scale, days, **s3_settings(url, ACCESS_KEY, SECRET_KEY)
+        )
+        for counted in (report.requests, report.rerun_requests):
+            counts.clear()
+            print(f"  moto sf{scale:g}: lakehouse run, requests counted", flush=True)
+            measure(["run"], environment, folder)
+            counted.update(counts)
+        shutil.rmtree(folder, ignore_errors=True)
+    return report
 
 
 @contextmanager
@@ -303,7 +369,7 @@ def render(
     command: str,
     reports: list[ScaleReport],
     generator: tuple[generator_bench.Rate, generator_bench.Rate] | None,
-    s3: tuple[float, float] | None,
+    s3: list[S3Report],
 ) -> str:
     lines = [
         "# Benchmarks",
@@ -402,12 +468,28 @@ def render(
             f"| generator / same-mix row-at-a-time Faker baseline | {ratio:,.0f}× | ≥ 300× | "
             f"{verdict(ratio >= 300)} |",
         ]
-    if s3 is not None:
-        on_s3, local = s3
+    for s3_run in s3:
+        ratio = s3_run.on_s3 / s3_run.local
         lines.append(
-            f"| `lakehouse run` on S3 (SeaweedFS on loopback) / local | {on_s3 / local:.2f}× "
-            f"({on_s3:.0f} s / {local:.0f} s) | ≤ 1.2× | {verdict(on_s3 / local <= 1.2)} |"
+            f"| SF{s3_run.scale:g} `lakehouse run` on S3 (SeaweedFS on loopback) / local | "
+            f"{ratio:.2f}× ({s3_run.on_s3:.0f} s / {s3_run.local:.0f} s) | ≤ 1.2× | "
+            f"{verdict(ratio <= 1.2)} |"
         )
+    if s3:
+        lines += ["", "## S3 requests per run", ""]
+        lines += [
+            "Counted on moto's S3 server (by HTTP method); timings above are SeaweedFS's.",
+            "",
+        ]
+        for s3_run in s3:
+            for label, counted in (
+                ("first run", s3_run.requests),
+                ("second run", s3_run.rerun_requests),
+            ):
+                methods = ", ".join(f"{m} {n:,}" for m, n in counted.most_common())
+                lines.append(
+                    f"- SF{s3_run.scale:g} {label}: {sum(counted.values()):,} requests ({methods})"
+                )
     if generator is not None:
         fast, slow = generator
         lines += [
@@ -430,7 +512,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--full-run", action="store_true", help="also one `lakehouse run` per scale"
     )
-    parser.add_argument("--s3-scale", type=float, default=1.0, help="0: skip S3 against local")
+    parser.add_argument(
+        "--s3-scales", type=float, nargs="*", default=[1.0, 10.0], help="none: skip S3"
+    )
+    parser.add_argument(
+        "--s3-count-scales",
+        type=float,
+        nargs="*",
+        default=[1.0],
+        help="scales whose requests are counted on moto (slow: moto serves them in Python)",
+    )
     parser.add_argument("--generator-scale", type=float, default=10.0, help="0: skip it")
     parser.add_argument("--generator-days", type=int, default=60)
     parser.add_argument(
@@ -462,7 +553,11 @@ def main(argv: list[str] | None = None) -> None:
         generator = generator_bench.compare(
             args.generator_scale, args.generator_days, max(1, args.generator_days // 30)
         )
-    s3 = bench_s3(args.root.resolve(), args.s3_scale, args.days) if args.s3_scale else None
+    s3 = []
+    for scale in args.s3_scales:
+        print(f"S3 against local: scale factor {scale:g}", flush=True)
+        count = scale in args.s3_count_scales
+        s3.append(bench_s3(args.root.resolve(), scale, args.days, count=count))
     text = render(command.strip(), reports, generator, s3)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text)
