@@ -69,7 +69,7 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ[GROUPS_VARIABLE] = str(folder / "groups.json")
 
 
-# The longest modules (minutes each, on 2 cores) start first, so the two workers finish
+# The longest modules (minutes each, on 2 cores) start first, so the workers finish
 # together instead of one running a long module alone at the end (longest-first scheduling).
 LONGEST_FIRST = (
     "test_stack",
