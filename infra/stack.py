@@ -203,21 +203,16 @@ class Stack:
 
     def once(self, service: str, cwd: Path | None = None) -> None:
         """A one-shot service (bucket-init, deploy): it must complete, as compose requires."""
-        command = self.addresses.command(service, self.services[service]["command"])
-        self.log(service).parent.mkdir(parents=True, exist_ok=True)
-        with self.log(service).open("ab") as log:
-            done = subprocess.run(
-                command,
-                cwd=cwd or self.folder,
-                env=self.environment(service),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                timeout=600,
-                check=False,
-            )
-        if done.returncode != 0:
+        process = self.start(service, cwd)
+        try:
+            code = process.wait(timeout=600)
+        except subprocess.TimeoutExpired:
+            _signal_group(process, signal.SIGKILL)
+            raise StackError(f"{service} did not finish in 600 s: {self.log(service)}") from None
+        del self.processes[service]
+        if code != 0:
             tail = self.log(service).read_text()[-1500:]
-            raise StackError(f"{service} failed (exit {done.returncode}): {tail}")
+            raise StackError(f"{service} failed (exit {code}): {tail}")
 
     def wait_healthy(self, service: str, url: str) -> None:
         """Until `url` answers 200, as the compose healthcheck asks; or the service's log."""
