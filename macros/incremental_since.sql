@@ -23,12 +23,16 @@
 {% endmacro %}
 
 {#- On an incremental run, the first lake partition day written since the last build that
-    passed (var lake_since, from the pipeline); none on a full build or when not given. -#}
+    passed (DBT_LAKEHOUSE_LAKE_SINCE, from the pipeline; var lake_since overrides it, as unit
+    tests do); none on a full build or when not given. An environment variable read at
+    execution only, never while parsing: a dbt var that changes every day would make dbt
+    re-parse the whole project on every build. -#}
 {% macro lake_since() %}
-    {% if not (execute and is_incremental()) or var('lake_since', none) is none %}
+    {% if not (execute and is_incremental()) %}
         {{ return(none) }}
     {% endif %}
-    {{ return(modules.datetime.date.fromisoformat(var('lake_since'))) }}
+    {% set since = var('lake_since', env_var('DBT_LAKEHOUSE_LAKE_SINCE', '') or none) %}
+    {{ return(none if since is none else modules.datetime.date.fromisoformat(since)) }}
 {% endmacro %}
 
 {#- A lake source read whole, or on an incremental build only from its partitions of

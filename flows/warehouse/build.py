@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -73,12 +72,15 @@ def run_dbt(
     read_only: bool = False,
     target: str = "dbt-target",
     engine: str = "duckdb",
+    lake_since: date | None = None,
 ) -> dbtRunnerResult:
     """Invoke dbt in-process against this repository's project and profile.
 
     `target` names dbt's artefact folder beside the build file (its own folder keeps another
     command's partial-parse cache apart); `read_only` opens the build file read-only; `engine`
     is the profile's target: duckdb (the build file) or spark (flows/warehouse/spark.py).
+    `lake_since` reaches the models as an environment variable, not a dbt var: dbt re-parses
+    the whole project (3–5 s) whenever its vars change, and they would change every day.
     """
     settings.storage.build_path.parent.mkdir(parents=True, exist_ok=True)
     if engine != "duckdb":
@@ -96,7 +98,9 @@ def run_dbt(
         "--log-path",
         str(settings.storage.build_path.parent / "dbt-logs"),
     ]
-    with _environment(dbt_environment(settings, read_only)):
+    environment = dbt_environment(settings, read_only)
+    environment["DBT_LAKEHOUSE_LAKE_SINCE"] = lake_since.isoformat() if lake_since else ""
+    with _environment(environment):
         try:
             result = dbtRunner().invoke(command)
             if result.exception is not None and "not in the graph" in str(result.exception):
@@ -134,10 +138,9 @@ def build_warehouse(
     if engine == "spark":
         check_spark(settings)
     options = ["--full-refresh"] if full_refresh else []
-    if lake_since is not None and not full_refresh:
-        options += ["--vars", json.dumps({"lake_since": lake_since.isoformat()})]
+    since = None if full_refresh else lake_since
     command = "build" if tests else "run"
-    result = run_dbt(settings, command, "--quiet", *options, engine=engine)
+    result = run_dbt(settings, command, "--quiet", *options, engine=engine, lake_since=since)
     if result.exception is not None:
         raise BuildError(f"dbt could not run: {result.exception}")
     failures = [

@@ -1,7 +1,7 @@
 {{ config(materialized='incremental', unique_key='event_id', **append_only_by_day('event_date')) }}
 
 {#- The biggest table: an incremental build reads only the lake partitions written since the
-    last build (var lake_since, passed by the pipeline); events never change once landed, so
+    last build (lake_since(), passed by the pipeline); events never change once landed, so
     replacing those days' events by id is the whole merge. -#}
 with
 

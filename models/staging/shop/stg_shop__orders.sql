@@ -1,7 +1,7 @@
 {{ config(materialized=latest_version_materialization(), unique_key='order_id') }}
 
 {#- Latest version per order_id. An incremental build reads only the lake partitions written since
-    the last build (var lake_since) and picks the latest version of each key it touches among
+    the last build (lake_since(), from the pipeline) and picks the latest version of each key it touches among
     those rows and the one already here, so a late, older version never replaces a newer. -#}
 with
 
