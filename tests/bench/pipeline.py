@@ -507,7 +507,7 @@ def render(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scales", type=float, nargs="+", default=[1.0, 10.0])
+    parser.add_argument("--scales", type=float, nargs="*", default=[1.0, 10.0])
     parser.add_argument("--days", type=int, default=730)
     parser.add_argument(
         "--full-run", action="store_true", help="also one `lakehouse run` per scale"
