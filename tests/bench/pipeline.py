@@ -482,6 +482,8 @@ def render(
             "",
         ]
         for s3_run in s3:
+            if not s3_run.requests:  # not counted at this scale (--s3-count-scales)
+                continue
             for label, counted in (
                 ("first run", s3_run.requests),
                 ("second run", s3_run.rerun_requests),
