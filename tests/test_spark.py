@@ -206,6 +206,19 @@ def test_the_silent_differences_of_spark_are_guarded(spark_built: SparkBuilt) ->
     assert {"January", "May", "September"} & set(months)
 
 
+def test_the_spark_session_logs_no_warning_per_query(spark_built: SparkBuilt) -> None:
+    """dbt-spark's session method asks for the session on every query, and Spark warned each
+    time ("Using an existing Spark session"): hundreds of lines a build, enough to fill a
+    64 KiB pipe and hang a caller that reads the output only at the end (the benchmark did).
+    The JVM the build started reads the project's log configuration."""
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
+    logs = session._jvm.org.apache.logging.log4j.LogManager
+    assert str(logs.getLogger("org.apache.spark.sql.classic.SparkSession").getLevel()) == "ERROR"
+    assert str(logs.getRootLogger().getLevel()) == "WARN"
+
+
 def test_an_incremental_spark_build_equals_a_full_one_and_duckdbs(
     spark_built: SparkBuilt, tmp_path: Path
 ) -> None:

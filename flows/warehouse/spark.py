@@ -25,6 +25,7 @@ from flows.settings import Settings
 
 SPARK_SCHEMA = "lakehouse"
 INSTALL = "make install-spark (pip install -e '.[spark]')"
+LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
 
 
 class SparkUnavailable(RuntimeError):
@@ -57,6 +58,7 @@ def spark_environment(settings: Settings) -> dict[str, str]:
         "DBT_LAKEHOUSE_SPARK_WAREHOUSE": str(folder / "warehouse"),
         "DBT_LAKEHOUSE_SPARK_METASTORE": str(folder / "metastore_db"),
         "DBT_LAKEHOUSE_SPARK_MEMORY": spark_memory(settings),
+        "DBT_LAKEHOUSE_SPARK_LOG_CONFIG": str(LOG_CONFIG.resolve()),
     }
 
 

@@ -19,6 +19,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -90,21 +91,25 @@ def tree_rss(pid: int) -> int:
 def measure(arguments: list[str], environment: dict[str, str], cwd: Path) -> Measured:
     """Run one `lakehouse` command; its wall time and the peak memory of its process tree."""
     began = time.perf_counter()
-    process = subprocess.Popen(
-        [LAKEHOUSE, *arguments],
-        env=environment,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    peak = 0
-    sampled = Path("/proc").exists()
-    while process.poll() is None:
-        if sampled:
-            peak = max(peak, tree_rss(process.pid))
-        time.sleep(0.2)
-    output = process.stdout.read() if process.stdout else ""
+    # the output goes to a file: a pipe read only at the end fills up (64 KiB) and blocks a
+    # command that logs more than that, such as a Spark build
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(
+            [LAKEHOUSE, *arguments],
+            env=environment,
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        peak = 0
+        sampled = Path("/proc").exists()
+        while process.poll() is None:
+            if sampled:
+                peak = max(peak, tree_rss(process.pid))
+            time.sleep(0.2)
+        log.seek(0)
+        output = log.read()
     seconds = time.perf_counter() - began
     if not sampled:  # no /proc: the largest finished child, in KiB on Linux and bytes on macOS
         unit = 1 if sys.platform == "darwin" else 1024
