@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.bench import pipeline as bench
-from tests.conftest import Built, PrefectServer
+from tests.conftest import Built, PrefectServer, S3Endpoint
 
 
 def test_the_benchmark_runs_every_stage_and_writes_its_report(
@@ -44,6 +44,37 @@ def test_the_benchmark_runs_every_stage_and_writes_its_report(
     assert "one new day after a full SF0.05 build" in report
     assert "- Spark: not measured (--no-spark)" in report
     assert not (tmp_path / "bench" / "sf0.05").exists(), "each scale's folder is removed"
+
+
+def test_the_s3_benchmark_reports_each_placement_and_what_a_request_costs(
+    s3: S3Endpoint,
+) -> None:
+    """The S3 part of `make bench` short of its full runs: the request-rate probe against the
+    real server, and the report's rows for the lake on S3 (the target) and for the lake with
+    the landing zone (reported with its object count, no target)."""
+    rates = bench.request_rates(s3.server, count=48)
+    assert [rate.method for rate in rates] == ["PUT", "HEAD + GET"]
+    assert all(rate.per_second > 0 and rate.client_cores > 0 for rate in rates)
+    assert all(rate.server_cores > 0 for rate in rates), "the server's CPU is read from /proc"
+    runs = [
+        bench.S3Report(1, 66.0, 60.0, landing_on_s3=96.0, landing_objects=17520),
+        bench.S3Report(10, 90.0, 70.0),
+    ]
+    report = bench.render("python -m tests.bench.pipeline", [], None, runs, rates)
+    assert (
+        "| SF1 `lakehouse run`, the lake on S3 (SeaweedFS on loopback) / local | "
+        "1.10× (66 s / 60 s) | ≤ 1.2× | met |"
+    ) in report
+    assert (
+        "| SF10 `lakehouse run`, the lake on S3 (SeaweedFS on loopback) / local | "
+        "1.29× (90 s / 70 s) | ≤ 1.2× | **not met** |"
+    ) in report
+    assert (
+        "| SF1 `lakehouse run`, the lake and the landing zone on S3 / local | 1.60× (96 s / 60 s) "
+        "| none: 17,520 hourly objects written and read | |"
+    ) in report
+    assert "SF10 `lakehouse run`, the lake and the landing zone" not in report, "not measured"
+    assert re.search(r"^- PUT: [\d,]+ objects/s, the server using [\d.]+ cores", report, re.M)
 
 
 def test_the_dashboard_benchmark_times_every_page_and_writes_its_section(

@@ -229,8 +229,10 @@ class S3Report:
     """`lakehouse run` at one scale with the lake on S3 against a local folder."""
 
     scale: float
-    on_s3: float  # seconds, SeaweedFS on loopback
-    local: float  # seconds, a local folder
+    on_s3: float  # seconds, the lake on SeaweedFS (loopback), the landing zone local
+    local: float  # seconds, both local folders
+    landing_on_s3: float = 0.0  # seconds, the lake and the clickstream landing zone on SeaweedFS
+    landing_objects: int = 0  # hourly landing-zone files the run writes and reads
     requests: Counter[str] = field(default_factory=Counter)  # by HTTP method, first run
     rerun_requests: Counter[str] = field(default_factory=Counter)  # a second run, nothing new
 
@@ -274,6 +276,73 @@ def counting_moto() -> Iterator[tuple[str, Counter[str]]]:
         server.shutdown()
 
 
+@dataclass
+class RequestRate:
+    """Small-object requests per second one S3 client gets from the server, and the cores each
+    side used meanwhile: what hourly landing-zone files cost, whatever the pipeline does."""
+
+    method: str
+    per_second: float
+    server_cores: float
+    client_cores: float
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process, from /proc (0 without /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def request_rates(server: object, count: int = 4000, size: int = 8000) -> list[RequestRate]:
+    """PUT, then HEAD + GET (pyarrow's read of a whole object), `count` objects of `size`
+    bytes, 16 at a time, as the shop writes and ingestion reads the landing zone."""
+    from concurrent.futures import ThreadPoolExecutor
+    from urllib.parse import urlparse
+
+    import pyarrow.fs as pafs
+
+    endpoint = urlparse(server.url)
+    fs = pafs.S3FileSystem(
+        access_key=server.access_key,
+        secret_key=server.secret_key,
+        endpoint_override=endpoint.netloc,
+        scheme=endpoint.scheme,
+        region="us-east-1",
+        allow_delayed_open=True,
+    )
+    server.client().create_bucket(Bucket="rates")
+    body = os.urandom(size)
+    paths = [f"rates/day={i // 24}/hour={i % 24}.ndjson" for i in range(count)]
+
+    def put(path: str) -> None:
+        with fs.open_output_stream(path) as stream:
+            stream.write(body)
+
+    def get(path: str) -> bytes:
+        with fs.open_input_stream(path) as stream:
+            return stream.read()
+
+    rates = []
+    for method, call in (("PUT", put), ("HEAD + GET", get)):
+        server_before, client_before = cpu_seconds(server.process.pid), time.process_time()
+        began = time.perf_counter()
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(call, paths))
+        seconds = time.perf_counter() - began
+        rates.append(
+            RequestRate(
+                method,
+                count / seconds,
+                (cpu_seconds(server.process.pid) - server_before) / seconds,
+                (time.process_time() - client_before) / seconds,
+            )
+        )
+    return rates
+
+
 def bench_s3(root: Path, scale: float, days: int, count: bool = True) -> S3Report:
     """`lakehouse run` with lake and landing zone on a real S3 server (SeaweedFS on loopback,
     infra/seaweed.py), then on a local folder; then the requests a run makes, counted on moto
@@ -297,17 +366,33 @@ def bench_s3(root: Path, scale: float, days: int, count: bool = True) -> S3Repor
         folder.mkdir(parents=True)
         return folder
 
-    timings = []
+    timings = {}
+    objects = 0
     with seaweed_server() as server:
         client(server.url).create_bucket(Bucket="bench")
-        for target in ("s3", "local"):
-            folder = fresh(target)
-            extra = s3_settings(server.url, ACCESS_KEY, SECRET_KEY) if target == "s3" else {}
+        for target in ("lake on s3", "lake and landing on s3", "local"):
+            folder = fresh(target.replace(" ", "-"))
+            extra = {}
+            if target != "local":
+                prefix = target.replace(" ", "-")
+                extra = s3_settings(server.url, ACCESS_KEY, SECRET_KEY)
+                extra["LAKEHOUSE_LAKE_ROOT"] = f"s3://bench/{prefix}/lake"
+                extra["LAKEHOUSE_LANDING_ROOT"] = f"s3://bench/{prefix}/landing"
+                if target == "lake on s3":  # the shop's landing zone beside it, as the issue ran
+                    extra["LAKEHOUSE_LANDING_ROOT"] = str(folder / "landing")
             print(f"  {target} sf{scale:g}: lakehouse run", flush=True)
             run = measure(["run"], environment_for(folder, scale, days, **extra), folder)
-            timings.append(run.seconds)
+            timings[target] = run.seconds
+            if target == "local":
+                objects = sum(1 for _ in (folder / "landing").rglob("*.ndjson"))
             shutil.rmtree(folder, ignore_errors=True)
-    report = S3Report(scale, timings[0], timings[1])
+    report = S3Report(
+        scale,
+        timings["lake on s3"],
+        timings["local"],
+        landing_on_s3=timings["lake and landing on s3"],
+        landing_objects=objects,
+    )
     if not count:
         return report
     with counting_moto() as (url, counts):
@@ -375,6 +460,7 @@ def render(
     reports: list[ScaleReport],
     generator: tuple[generator_bench.Rate, generator_bench.Rate] | None,
     s3: list[S3Report],
+    rates: list[RequestRate] | None = None,
 ) -> str:
     lines = [
         "# Benchmarks",
@@ -476,10 +562,31 @@ def render(
     for s3_run in s3:
         ratio = s3_run.on_s3 / s3_run.local
         lines.append(
-            f"| SF{s3_run.scale:g} `lakehouse run` on S3 (SeaweedFS on loopback) / local | "
-            f"{ratio:.2f}× ({s3_run.on_s3:.0f} s / {s3_run.local:.0f} s) | ≤ 1.2× | "
+            f"| SF{s3_run.scale:g} `lakehouse run`, the lake on S3 (SeaweedFS on loopback) / "
+            f"local | {ratio:.2f}× ({s3_run.on_s3:.0f} s / {s3_run.local:.0f} s) | ≤ 1.2× | "
             f"{verdict(ratio <= 1.2)} |"
         )
+    for s3_run in s3:
+        if s3_run.landing_on_s3:
+            ratio = s3_run.landing_on_s3 / s3_run.local
+            lines.append(
+                f"| SF{s3_run.scale:g} `lakehouse run`, the lake and the landing zone on S3 / "
+                f"local | {ratio:.2f}× ({s3_run.landing_on_s3:.0f} s / {s3_run.local:.0f} s) | "
+                f"none: {s3_run.landing_objects:,} hourly objects written and read | |"
+            )
+    if rates:
+        lines += [
+            "",
+            "## What a small S3 request costs on this machine",
+            "",
+            "SeaweedFS on loopback, 8 KB objects, 16 requests in flight from one pyarrow client:",
+            "",
+        ]
+        lines += [
+            f"- {rate.method}: {rate.per_second:,.0f} objects/s, the server using "
+            f"{rate.server_cores:.2f} cores and the client {rate.client_cores:.2f}"
+            for rate in rates
+        ]
     if s3:
         lines += ["", "## S3 requests per run", ""]
         lines += [
@@ -565,7 +672,14 @@ def main(argv: list[str] | None = None) -> None:
         print(f"S3 against local: scale factor {scale:g}", flush=True)
         count = scale in args.s3_count_scales
         s3.append(bench_s3(args.root.resolve(), scale, args.days, count=count))
-    text = render(command.strip(), reports, generator, s3)
+    rates = []
+    if args.s3_scales:
+        from infra.seaweed import seaweed_server
+
+        print("S3: small-object request rates", flush=True)
+        with seaweed_server() as server:
+            rates = request_rates(server)
+    text = render(command.strip(), reports, generator, s3, rates)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text)
     print(text)
