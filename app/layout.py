@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -37,38 +37,68 @@ def is_missing(value: object) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
+CENT = Decimal("0.01")
+
+
+def exact(value: object) -> Decimal:
+    """The figure as a decimal: DECIMAL columns arrive exact; a float by its shortest repr
+    (33650.0 is 33650, not 33649.99999…), never by its binary value."""
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
 def money(value: object) -> str:
-    """$1,234.56, or — for a missing figure (an average over no orders)."""
+    """$1,234.56 (cents rounded half-up), or — for a missing figure (an average over no
+    orders)."""
     if is_missing(value):
         return MISSING
-    return f"${Decimal(str(value)):,.2f}"
+    cents = exact(value).quantize(CENT, ROUND_HALF_UP)
+    return f"{'-' if cents < 0 else ''}${abs(cents):,.2f}"
 
 
 def count(value: object) -> str:
     return MISSING if is_missing(value) else f"{int(value):,}"
 
 
-def _compact(value: float, prefix: str) -> str:
-    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if abs(value) >= limit:
-            scaled = value / limit
-            digits = 0 if abs(scaled) >= 100 else 1 if abs(scaled) >= 10 else 2
-            return f"{prefix}{scaled:,.{digits}f}{suffix}"
-    return ""
+def _significant(scaled: Decimal) -> Decimal:
+    """Three significant figures, half-up, for 1 ≤ |scaled| < 1000 (and 1000 itself when a
+    rounding reaches it: the caller then moves to the next suffix)."""
+    rounded = scaled
+    for digits in (2, 1, 0):  # 9.995 → 10.00 → 10.0: digits follow the rounded figure
+        if digits == 0 or abs(scaled) < 10 ** (3 - digits):
+            rounded = scaled.quantize(Decimal(1).scaleb(-digits), ROUND_HALF_UP)
+            if abs(rounded) < 10 ** (3 - digits):
+                return rounded
+    return rounded
+
+
+def _compact(value: Decimal, prefix: str) -> str:
+    """$33.7K, $1.00M: the suffix is chosen after rounding, so $999,950 is $1.00M, never
+    $1,000K. Empty below 1,000 (the caller shows the exact figure)."""
+    if abs(value) < 1000:
+        return ""
+    for power, suffix in ((3, "K"), (6, "M"), (9, "B")):
+        rounded = _significant(value.scaleb(-power))
+        if abs(rounded) < 1000 or suffix == "B":
+            digits = max(0, -rounded.as_tuple().exponent)
+            sign = "-" if rounded < 0 else ""
+            return f"{sign}{prefix}{abs(rounded):,.{digits}f}{suffix}"
+    return ""  # not reached
 
 
 def compact_money(value: object) -> str:
-    """$614K, $6.14M: three significant figures from $1,000 up, so a headline fits its column."""
+    """$614K, $6.14M: three significant figures from $1,000 up, so a headline fits its column;
+    from the figure rounded to the cent ($999.995 is $1,000.00, so $1.00K)."""
     if is_missing(value):
         return MISSING
-    return _compact(float(value), "$") or money(value)
+    cents = exact(value).quantize(CENT, ROUND_HALF_UP)
+    return _compact(cents, "$") or money(cents)
 
 
 def compact_count(value: object) -> str:
     """Exact below 100,000 (it fits), then 123K, 1.23M."""
     if is_missing(value):
         return MISSING
-    return count(value) if abs(int(value)) < 100_000 else _compact(float(value), "")
+    return count(value) if abs(int(value)) < 100_000 else _compact(Decimal(int(value)), "")
 
 
 def headline(

@@ -57,6 +57,11 @@ StartOption = Annotated[
 ]
 
 
+def plural(number: int, noun: str) -> str:
+    """'1 problem', '2 problems': the count and its noun, agreed."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
 def _settings_or_exit(**overrides: object) -> Settings:
     try:
         settings = load_settings(**{k: v for k, v in overrides.items() if v is not None})
@@ -214,10 +219,24 @@ def daily(
     _report(result, began)
 
 
+# what a row landed in raw is, per entity: the shop's change log brings every version of a row,
+# the catalog a snapshot of every product per day
+LANDED_ROWS = {
+    "customers": "customer versions",
+    "orders": "order versions",
+    "order_items": "order item versions",
+    "products": "product snapshot rows",
+    "events": "events",
+}
+
+
 def _report(result: PipelineResult, began: float) -> None:
     for note in result.notes:
         typer.echo(note)
-    rows = ", ".join(f"{name} {count:,}" for name, count in sorted(result.rows_landed.items()))
+    rows = ", ".join(
+        f"{LANDED_ROWS.get(name, name)} {count:,}"
+        for name, count in sorted(result.rows_landed.items())
+    )
     typer.echo(f"landed {result.window[0]} → {result.window[1]}: {rows or 'nothing new'}")
     if result.late:
         typer.echo(result.late_summary())
@@ -407,7 +426,9 @@ def verify() -> None:
     for finding in findings:
         typer.echo(finding.line())
     if findings:
-        typer.echo(f"{len(findings)} problems; `lakehouse repair` ingests again what is missing")
+        typer.echo(
+            f"{plural(len(findings), 'problem')}; `lakehouse repair` ingests again what is missing"
+        )
         raise typer.Exit(EXIT_FAILED)
     typer.echo(f"the lake at {settings.storage.lake_uri} agrees with its manifests and its sources")
 
@@ -434,7 +455,9 @@ def repair() -> None:
         typer.echo(f"still wrong: {finding.line()}", err=True)
     if outcome.remaining:
         raise typer.Exit(EXIT_FAILED)
-    lost = f"; {len(outcome.losses)} partitions are short of rows (above)" if outcome.losses else ""
+    short = len(outcome.losses)
+    lost = f"; {plural(short, 'partition')} {'is' if short == 1 else 'are'} short of rows (above)"
+    lost = lost if short else ""
     typer.echo(f"the lake agrees with its manifests and its sources{lost}")
 
 
@@ -453,11 +476,12 @@ def doctor() -> None:
         if check.fix:
             typer.echo(f"{'':<{width}}        fix: {check.fix}")
     failed = [check.name for check in checks if not check.ok]
+    total = len(checks) + 1  # the settings, checked before anything else
     if failed:
-        summary = f"{len(failed)} of {len(checks)} checks failed: {', '.join(failed)}"
+        summary = f"{len(failed)} of {total} checks failed: {', '.join(failed)}"
         typer.echo(f"error: {summary}", err=True)
         raise typer.Exit(EXIT_FAILED)
-    typer.echo(f"all {len(checks)} checks passed")
+    typer.echo(f"all {total} checks passed")
 
 
 infra = typer.Typer(no_args_is_help=True, help="The storage the lakehouse runs on.")

@@ -8,7 +8,7 @@ import os
 import re
 import shutil
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal
 from pathlib import Path
 from unittest import mock
 
@@ -74,12 +74,73 @@ def headlines(app: AppTest) -> dict[str, str]:
         if value == "—":
             assert metric.value == "—"
             continue
+        if value.startswith("$"):  # money: exactly the reference rounding of its exact value
+            assert metric.value == reference_compact(value.strip("$").replace(",", "")), value
         number = float(value.strip("$").replace(",", ""))
         shown = metric.value.strip("$").replace(",", "")
         scale = {"K": 1e3, "M": 1e6, "B": 1e9}.get(shown[-1], 1)
         compact = float(shown.rstrip("KMB")) * scale
         assert abs(compact - number) <= max(0.005, abs(number) * 0.005), (metric.label, value)
     return exact
+
+
+def reference_compact(text: str) -> str:
+    """The test's own rounding of an exact money figure: to the cent, half-up; from $1,000 up,
+    three significant figures by Decimal's context (half-up), then the suffix the rounded
+    figure's magnitude calls for."""
+    cents = Decimal(text).quantize(CENT, ROUND_HALF_UP)
+    sign = "-" if cents < 0 else ""
+    if abs(cents) < 1000:
+        return f"{sign}${abs(cents):,.2f}"
+    rounded = Context(prec=3, rounding=ROUND_HALF_UP).plus(abs(cents))
+    power = min(rounded.adjusted() // 3 * 3, 9)
+    scaled = rounded.scaleb(-power)
+    digits = max(0, 2 - scaled.adjusted())
+    return f"{sign}${scaled:,.{digits}f}{ {3: 'K', 6: 'M', 9: 'B'}[power] }"
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (999.995, "$1.00K"),  # $1,000.00 once rounded to the cent
+        (999.99, "$999.99"),
+        (1000, "$1.00K"),
+        (1234.5, "$1.23K"),
+        (9995, "$10.0K"),  # digits follow the rounded figure
+        (33650, "$33.7K"),  # a tie, half-up (not $33.6K from the float 33.65)
+        (33649.99, "$33.6K"),
+        (99949.99, "$99.9K"),
+        (99950, "$100K"),
+        (614000, "$614K"),
+        (999950, "$1.00M"),  # the suffix after rounding: never $1,000K
+        (1_000_000 - 0.01, "$1.00M"),
+        (Decimal("999499.99"), "$999K"),
+        (6_140_000, "$6.14M"),
+        (2.5e9, "$2.50B"),
+        (-33650, "-$33.7K"),
+        (Decimal("0.005"), "$0.01"),
+        (0, "$0.00"),
+        (None, "—"),
+    ],
+)
+def test_compact_money_rounds_exact_figures_half_up_and_picks_the_suffix_after(
+    value: object, shown: str
+) -> None:
+    from app.layout import compact_money
+
+    assert compact_money(value) == shown
+    if value is not None:
+        assert reference_compact(str(value)) == shown
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(99_999, "99,999"), (100_000, "100K"), (999_499, "999K"), (999_500, "1.00M"), (None, "—")],
+)
+def test_compact_counts_are_exact_below_100k_then_three_figures(value: object, shown: str) -> None:
+    from app.layout import compact_count
+
+    assert compact_count(value) == shown
 
 
 def _widget_kind(key: str) -> str:
