@@ -272,25 +272,17 @@ def daily_events(selected: list[str], as_of: date) -> pd.DataFrame:
 
 # --- data health ----------------------------------------------------------------------------
 
-# the published tables (staging models are views over the lake, which the app never reads)
-TABLES = [
-    "dim_customers",
-    "dim_products",
-    "dim_date",
-    "fact_orders",
-    "daily_kpis",
-    "customer_lifetime_value",
-    "product_performance",
-    "funnel_daily",
-    "segment_daily",
-]
-
 
 def rows_per_model() -> pd.DataFrame:
+    """Rows of every table the published warehouse holds (dimensions, facts, marts)."""
+    names = query(
+        "select table_name from duckdb_tables() "
+        "where database_name = current_database() and schema_name = 'main' order by table_name"
+    ).table_name
     union = " union all ".join(
-        f"select '{name}' as model, count(*) as rows from {name}" for name in TABLES
+        f"select '{name}' as model, count(*) as rows from main.\"{name}\"" for name in names
     )
-    return query(union)
+    return query(union) if len(names) else pd.DataFrame({"model": [], "rows": []})
 
 
 def pipeline_runs() -> pd.DataFrame:
@@ -308,7 +300,10 @@ def gate_checks() -> pd.DataFrame:
     """The checks of the last build put through the gate (passed or not)."""
     return query(
         """select contract, "column", "check", outcome, value, threshold, level
-        from ops.gate_checks"""
+        from ops.gate_checks
+        order by case outcome when 'FAILED' then 0 when 'PASSED' then 2 else 1 end,
+            contract, "column" nulls first, "check"
+        """
     )
 
 

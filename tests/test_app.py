@@ -542,6 +542,17 @@ def test_a_gate_failure_reaches_the_health_page_from_the_run_that_met_it(
     failed = checks[checks.outcome == "FAILED"]
     assert list(zip(failed.contract, failed.check, strict=True)) == [("fact_orders", "row_count")]
     assert (checks.outcome == "PASSED").sum() >= 15
+    assert checks.outcome.iloc[0] == "FAILED", "checks not passed come first"
+    named = [c.value for c in app.caption if c.value.startswith("Not passed: ")]
+    assert named == [
+        "Not passed: "
+        + "; ".join(
+            f"{row.contract}.{row.column + '.' if row.column != '—' else ''}{row.check} "
+            f"({row.outcome})"
+            for row in checks[checks.outcome != "PASSED"].itertuples()
+        )
+    ]
+    assert named[0].startswith("Not passed: fact_orders.row_count (FAILED)")
     freshness = app.dataframe[3].value  # measured by this (failed) run, after its ingestion
     assert sorted(freshness.source) == [
         "catalog.products",
@@ -559,8 +570,29 @@ def test_a_gate_failure_reaches_the_health_page_from_the_run_that_met_it(
     assert sorted(ingestion.source) == ["catalog", "clickstream", "shop"]
     with duckdb.connect(str(workspace.published), read_only=True) as warehouse:
         rows = warehouse.sql("select count(*) from fact_orders").fetchone()[0]
+        tables = warehouse.sql(
+            "select table_name, estimated_size from duckdb_tables() where schema_name = 'main'"
+        ).fetchall()
     model_rows = app.dataframe[1].value
     assert dict(zip(model_rows.model, model_rows.rows, strict=True))["fact_orders"] == rows
+    assert sorted(model_rows.model) == sorted(name for name, _ in tables)  # every table
+    assert {"fact_events", "stg_clickstream__events", "funnel_hourly"} <= set(model_rows.model)
+
+    # the next run passes the gate: the failure is history, no longer a banner
+    again = workspace.run("run", LAKEHOUSE_CONTRACTS_DIR=str(REPO / "checks" / "contracts"))
+    assert again.returncode == 0, again.stdout + again.stderr
+    app = render(workspace.environment, "pages/health.py")
+    assert app.success[0].value.startswith("The last run published at ")
+    assert not [w.value for w in app.warning if "fail" in w.value.lower()]
+    assert not app.error
+    assert any(
+        c.value.startswith("The last failure (Failed) ended at ")
+        and c.value.endswith("; every run since has completed.")
+        for c in app.caption
+    )
+    assert list(app.dataframe[0].value.state) == ["Completed", "Failed", "Completed"]
+    # a passing build may still warn (named); nothing failed
+    assert not any("(FAILED)" in c.value for c in app.caption if c.value.startswith("Not passed"))
 
 
 def test_without_a_warehouse_the_app_says_to_run_the_pipeline(tmp_path: Path) -> None:

@@ -16,6 +16,12 @@ from app.layout import as_of_caption, auto_refresh, card, refresh_seconds, table
 st.title("Data Health")
 
 
+def check_name(row: object) -> str:
+    """contract.column.check (outcome), or contract.check for a table-level check."""
+    column = row.column if isinstance(row.column, str) and row.column else ""
+    return f"{row.contract}.{column + '.' if column else ''}{row.check} ({row.outcome})"
+
+
 @auto_refresh("health")
 def body() -> None:
     as_of_caption(refresh_seconds("health"))
@@ -30,13 +36,14 @@ def body() -> None:
             st.error(
                 f"The last run ({last.state}) ended at {timestamp(last.finished_at)}: {last.reason}"
             )
-        elif len(failures):
-            first = failures.iloc[0]
-            st.warning(
-                f"Last failure ({first.state}), at {timestamp(first.finished_at)}: {first.reason}"
-            )
-        else:
+        else:  # a failure the runs since have put right is history, not an alarm
             st.success(f"The last run published at {timestamp(last.finished_at)}.")
+            if len(failures):
+                first = failures.iloc[0]
+                st.caption(
+                    f"The last failure ({first.state}) ended at {timestamp(first.finished_at)}; "
+                    "every run since has completed."
+                )
         table(runs, "pipeline_runs")
     else:
         st.info("No pipeline run recorded yet.")
@@ -55,6 +62,9 @@ def body() -> None:
         checks = queries.gate_checks()
         passed = int((checks.outcome == "PASSED").sum())
         st.metric("Checks passed", f"{passed} of {len(checks)}")
+        others = checks[checks.outcome != "PASSED"]
+        if len(others):  # listed first in the table too
+            st.caption("Not passed: " + "; ".join(map(check_name, others.itertuples())))
         table(checks, "quality_checks")
     else:
         st.info("No quality gate result yet.")
