@@ -92,7 +92,10 @@ CARDS: dict[str, dict[str, str]] = {
         ),
         "Rating vs sales": (
             "Each product's catalog rating (1–5 stars) against its units sold in revenue orders "
-            "over all time; the bubble's size is its revenue."
+            "over all time; the bubble's size is its revenue. Under the title, over the rated "
+            "products of the chosen categories: Pearson's r (linear correlation of rating and "
+            "units) and Spearman's ρ (the same on their ranks, ties sharing their mean rank), "
+            "from −1 to 1; none with fewer than three products."
         ),
         "Slow-moving inventory": (
             "Products by units sold in revenue orders in the last 90 days: No Sales (0), Critical "

@@ -142,6 +142,32 @@ def category_performance(selected: list[str], start: date, end: date) -> pd.Data
     )
 
 
+def rating_sales_correlation(selected: list[str]) -> pd.DataFrame:
+    """Pearson's r and Spearman's rho between a product's rating and the units it sold, over
+    the rated products of the chosen categories (Spearman: Pearson on average ranks, ties
+    sharing the mean of their ranks)."""
+    return query(
+        f"""
+        with rated as (
+            select rating_rate, units from product_performance
+            where category in ({_in(selected)}) and rating_rate is not null
+        ),
+        ranked as (
+            select rating_rate, units,
+                rank() over (order by rating_rate)
+                    + (count(*) over (partition by rating_rate) - 1) / 2 as rating_rank,
+                rank() over (order by units)
+                    + (count(*) over (partition by units) - 1) / 2 as units_rank
+            from rated
+        )
+        select count(*) as products, corr(rating_rate, units) as pearson,
+            corr(rating_rank, units_rank) as spearman
+        from ranked
+        """,
+        tuple(selected),
+    )
+
+
 def rating_vs_sales(selected: list[str]) -> pd.DataFrame:
     return query(
         f"""

@@ -339,6 +339,32 @@ def test_product_cards_follow_the_category_filter(built: Built) -> None:
     assert set(slow.inventory_status) <= {"No Sales", "Critical", "Slow"}
 
 
+def test_the_rating_sales_correlation_equals_numpys(built: Built) -> None:
+    """Pearson's r and Spearman's rho on the card, against numpy over the same products
+    (Spearman: average ranks for ties, as pandas ranks them), for all categories and one."""
+    import pandas as pd
+
+    for categories in (None, ["electronics", "books"]):
+        widgets = {"categories": categories} if categories else {}
+        app = render(built.environment, "pages/products.py", **widgets)
+        where = "rating_rate is not null" + (
+            f" and category in ({', '.join(repr(c) for c in categories)})" if categories else ""
+        )
+        rows = sql(built, f"select rating_rate, units from product_performance where {where}")
+        rating = np.array([float(row[0]) for row in rows])
+        units = np.array([float(row[1]) for row in rows])
+        pearson = np.corrcoef(rating, units)[0, 1]
+        spearman = np.corrcoef(
+            pd.Series(rating).rank(method="average"), pd.Series(units).rank(method="average")
+        )[0, 1]
+        expected = (
+            f"Rating and units sold over {len(rows):,} rated products: "
+            f"Pearson r = {pearson:.2f}, Spearman ρ = {spearman:.2f}."
+        )
+        captions = [caption.value for caption in app.caption]
+        assert len(rows) >= 3 and expected in captions, captions
+
+
 # --- Customer analytics ---------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ from app.layout import (
     choice_filter,
     date_range_filter,
     in_range,
+    is_missing,
     last_days,
     refresh_seconds,
     table,
@@ -36,6 +37,14 @@ def body() -> None:
 
     card("Rating vs sales", f"{ALL_TIME} Bubble size: revenue.")
     ratings = queries.rating_vs_sales(chosen)
+    fit = queries.rating_sales_correlation(chosen).iloc[0]
+    if fit.products >= 3 and not is_missing(fit.pearson) and not is_missing(fit.spearman):
+        st.caption(
+            f"Rating and units sold over {int(fit.products):,} rated products: "
+            f"Pearson r = {fit.pearson:.2f}, Spearman ρ = {fit.spearman:.2f}."
+        )
+    else:  # fewer than three products, or ratings or sales all alike
+        st.caption("Too few rated products with different ratings and sales for a correlation.")
     chart(charts.bubbles, ratings, values=["units", "revenue"])
 
     card("Slow-moving inventory", f"{last_days(90, as_of)} Stock as the catalog says now.")
