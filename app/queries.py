@@ -148,21 +148,17 @@ def rating_sales_correlation(selected: list[str]) -> pd.DataFrame:
     sharing the mean of their ranks)."""
     return query(
         f"""
-        with rated as (
-            select rating_rate, units from product_performance
-            where category in ({_in(selected)}) and rating_rate is not null
-        ),
-        ranked as (
+        select count(*) as products, corr(rating_rate, units) as pearson,
+            corr(rating_rank, units_rank) as spearman
+        from (
             select rating_rate, units,
                 rank() over (order by rating_rate)
                     + (count(*) over (partition by rating_rate) - 1) / 2 as rating_rank,
                 rank() over (order by units)
                     + (count(*) over (partition by units) - 1) / 2 as units_rank
-            from rated
+            from product_performance
+            where category in ({_in(selected)}) and rating_rate is not null
         )
-        select count(*) as products, corr(rating_rate, units) as pearson,
-            corr(rating_rank, units_rank) as spearman
-        from ranked
         """,
         tuple(selected),
     )

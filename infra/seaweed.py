@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -29,15 +30,30 @@ SECRET_KEY = "testing"
 SSE_KEY = "lakehouse-tests-only"
 
 
-def _free_ports(count: int) -> list[int]:
-    probes = [socket.socket() for _ in range(count)]
+def _ephemeral_start() -> int:
+    """The first port the kernel hands out to clients' connections (Linux's default 32768)."""
     try:
-        for probe in probes:
-            probe.bind(("127.0.0.1", 0))
-        return [probe.getsockname()[1] for probe in probes]
-    finally:
-        for probe in probes:
-            probe.close()
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _free_ports(count: int) -> list[int]:
+    """Free loopback ports below the ephemeral range. A server restarted on its ports (the
+    fault test) must find them free, and a port the kernel handed out for ephemeral use could
+    meanwhile be some connection's own port: the restart failed with "address already in use"."""
+    chosen: list[int] = []
+    while len(chosen) < count:
+        port = random.randint(10000, _ephemeral_start() - 1)
+        if port in chosen:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        chosen.append(port)
+    return chosen
 
 
 def weed_binary() -> str:

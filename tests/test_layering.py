@@ -125,13 +125,23 @@ def _shops(pid: int) -> set[int]:
     return found
 
 
+def _simulated_through(database: Path) -> str | None:
+    """The last day the shop has marked written, once it has marked one."""
+    try:
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=0.1) as shop:
+            row = shop.execute("select simulated_through from simulator_state").fetchone()
+    except sqlite3.Error:  # not created yet, or a write in progress
+        return None
+    return row[0] if row else None
+
+
 def test_a_command_killed_while_the_shop_writes_leaves_no_shop_and_loses_no_day(
     tmp_path: Path,
 ) -> None:
     """SIGKILL on `lakehouse generate` mid-simulation: the shop's process dies with it (its
     open transaction rolls back), and the next `generate` ends with the same sources as an
     uninterrupted one."""
-    settings = {"LAKEHOUSE_DAYS": "90", "LAKEHOUSE_SCALE_FACTOR": "2"}
+    settings = {"LAKEHOUSE_DAYS": "180", "LAKEHOUSE_SCALE_FACTOR": "2"}
     killed = Workspace.create(tmp_path / "killed", None, **settings)
     killed.root.mkdir(parents=True, exist_ok=True)
     process = killed.start("generate")
@@ -139,7 +149,11 @@ def test_a_command_killed_while_the_shop_writes_leaves_no_shop_and_loses_no_day(
     while not (shops := _shops(process.pid)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert shops, "the shop's process never started"
-    time.sleep(2.0)  # some weeks written, more on their way
+    # killed as soon as the shop has marked its first written week, with more on their way
+    while _simulated_through(killed.root / "sources" / "shop.sqlite") is None:
+        assert process.poll() is None, "generate finished before it could be killed"
+        assert time.monotonic() < deadline, "the shop never marked a written week"
+        time.sleep(0.02)
     assert process.poll() is None, "generate finished before it could be killed"
     process.kill()
     process.wait()
