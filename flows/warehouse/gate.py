@@ -3,7 +3,7 @@
 Every contract in the contracts folder names one of two data sources in its dataset:
 
 - `build/main/<model>`: the dbt build file, attached read-only;
-- `raw/<source>/<entity>`: the Parquet of the lake's raw zone, a view over
+- `raw/<source>/<entity>`: the Parquet of the lake's raw zone, read from
   `<lake>/raw/<source>/<entity>/year=/month=/day=/*.parquet` (a local folder, or s3:// through
   httpfs and the settings' S3 secret). Its contracts may also read the build, as
   `build.main.<model>`, to reconcile the lake with the warehouse.
@@ -42,6 +42,10 @@ RAW_DATA_SOURCE_NAME = "raw"  # the lake's raw zone
 BUILD_CATALOG = "build"  # the build file as raw contracts' queries name it: build.main.<model>
 PASSING = ("PASSED", "WARN")  # outcomes that let a build through
 LISTED = 10  # failed checks a summary names one by one
+# Raw entities the gate reads through a view rather than a table copied once: the clickstream's
+# events, a hundred times the other entities' rows and read by few checks. The others are read
+# by many checks each, and on S3 every read lists and opens hundreds of daily partitions.
+VIEWED_ENTITIES = frozenset({"clickstream.events"})
 
 
 @dataclass(frozen=True)
@@ -130,8 +134,10 @@ def gate_connection(
 ) -> Iterator[tuple[duckdb.DuckDBPyConnection, duckdb.DuckDBPyConnection]]:
     """Cursors for the two data sources: the build file, and the lake's raw zone.
 
-    One in-memory DuckDB holds a view per raw entity, in a schema named after its source, and
-    the build file attached read-only as `build`; the build cursor uses it as its database.
+    One in-memory DuckDB holds each raw entity, in a schema named after its source, and the
+    build file attached read-only as `build`; the build cursor uses it as its database. An
+    entity is read from the lake once into a table (VIEWED_ENTITIES stay views): with the lake
+    on S3 that took the SF1 gate from 7.9 s to 6.0 s (4.3 s to 3.9 s on a local folder).
     """
 
     connection = connect(settings)
@@ -145,9 +151,10 @@ def gate_connection(
             connection.execute(f"create schema if not exists {entity.source}")
             files = f"{settings.storage.lake_uri}/raw/{entity.source}/{entity.name}/*/*/*/*.parquet"
             view = f"{entity.source}.{entity.name}"
+            kind = "view" if view in VIEWED_ENTITIES else "table"
             try:
                 connection.execute(
-                    f"create view {view} as select * from read_parquet({quoted(files)}, "
+                    f"create {kind} {view} as select * from read_parquet({quoted(files)}, "
                     "hive_partitioning = true, hive_types_autocast = false, union_by_name = true)"
                 )
             except duckdb.IOException as error:
