@@ -380,7 +380,9 @@ def build(
         from flows.pipeline import build_and_publish
 
         result = build_and_publish(full_refresh=full_refresh, engine=engine)
-    typer.echo(f"dbt: {result.dbt}")
+    from flows.warehouse.build import describe_statuses
+
+    typer.echo(f"dbt: {describe_statuses(result.dbt)}")
     typer.echo(result.gate)
     typer.echo(f"published {result.published} in {time.perf_counter() - began:.1f} s")
 

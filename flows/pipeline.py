@@ -41,7 +41,7 @@ from flows.settings import (
     switch_telemetry_off,
 )
 from flows.sources.entry import open_sources
-from flows.warehouse.build import BuildError, build_warehouse
+from flows.warehouse.build import BuildError, build_warehouse, describe_statuses
 from flows.warehouse.gate import GateResult, store_result, verify_contracts
 from flows.warehouse.publish import (
     PublishRefused,
@@ -97,7 +97,7 @@ class PipelineResult:
     def markdown(self) -> str:
         """The run's summary, as a Prefect artifact shows it."""
         landed = "\n".join(f"| {name} | {n:,} |" for name, n in sorted(self.rows_landed.items()))
-        dbt = ", ".join(f"{status} {count}" for status, count in sorted(self.dbt.items()))
+        dbt = describe_statuses(self.dbt)
         start, end = self.window
         return (
             f"# Lakehouse run {start} → {end}\n\n| entity | rows landed |\n|---|---:|\n{landed}\n\n"
@@ -212,7 +212,7 @@ def build(settings: Settings, full_refresh: bool = False) -> dict[str, int]:
         fail_build(settings, record, str(error))
         raise
     finish_build(settings, record)
-    get_run_logger().info("dbt build %s: %s", record.build_id[:12], statuses)
+    get_run_logger().info("dbt build %s: %s", record.build_id[:12], describe_statuses(statuses))
     return statuses
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 from datetime import date, timedelta
 from pathlib import Path
@@ -148,6 +149,10 @@ def test_run_then_daily_every_night_keeps_the_past_and_every_source_record(
     again = workspace.run("run")
     assert again.returncode == 0, again.stdout + again.stderr
     (landed,) = [line for line in again.stdout.splitlines() if line.startswith("landed ")]
+    # the console: dbt's results in words, no line per finished task (the log file has them)
+    console = (again.stdout + again.stderr).splitlines()
+    assert not [line for line in console if "Task run" in line and "Finished in state" in line]
+    assert any(re.search(r"dbt build \w+: \d+ built, \d+ tests passed", line) for line in console)
     assert landed.startswith(f"landed 2025-10-01 → {FIRST_WINDOW_END}: ")
     assert {int(part.split()[-1]) for part in landed.split(": ", 1)[1].split(", ")} == {0}
 

@@ -41,6 +41,19 @@ class _Scrubbing(logging.Formatter):
         return " ".join(text.split("\n")) if self.one_line else text
 
 
+class _RoutineTaskEnds(logging.Filter):
+    """Drops, on the console only, Prefect's "Finished in state Completed()" of each task run:
+    the catalog alone ran 25 fetch tasks, 25 lines; each source's flow says what it landed in
+    one line instead. Failures, retries and the log file keep every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            record.name == "prefect.task_runs"
+            and record.levelno == logging.INFO
+            and record.getMessage().startswith("Finished in state Completed")
+        )
+
+
 class _LogFile(logging.FileHandler):
     """The command line's log file (a class of its own, so it is added once)."""
 
@@ -70,6 +83,7 @@ def configure(settings: Settings) -> None:
                 inner = handler.formatter or logging.Formatter()
                 if not isinstance(inner, _Scrubbing):
                     handler.setFormatter(_Scrubbing(inner, secrets, one_line=True))
+                    handler.addFilter(_RoutineTaskEnds())
         if logger is logging.getLogger() or (logger.handlers and not logger.propagate):
             logger.addHandler(file_handler)
     own = logging.getLogger("lakehouse")  # the command's own records: the file only
