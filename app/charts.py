@@ -119,3 +119,76 @@ def bubbles(frame: pd.DataFrame) -> go.Figure:
         labels={"category": "Category", "rating_rate": "Rating", "units": "Units sold"},
     )
     return _style(figure, "Rating (stars)", "Units sold")
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def funnel(steps: pd.DataFrame) -> go.Figure:
+    """Sessions reaching each step (`step`, `sessions`, `step_rate`, `overall_rate`), first
+    step on top, each bar labelled with its count and conversions: the bars' lengths share one
+    axis, so the labels carry the small steps."""
+    labels = [
+        f"{count:,}"
+        if index == 0
+        else f"{count:,} ({step:.1%} of the step before, {overall:.1%} of sessions)"
+        for index, (count, step, overall) in enumerate(
+            zip(steps.sessions, steps.step_rate, steps.overall_rate, strict=True)
+        )
+    ]
+    figure = go.Figure(
+        go.Bar(
+            x=steps.sessions,
+            y=steps.step,
+            orientation="h",
+            text=labels,
+            textposition="auto",
+            hovertemplate="%{y}: %{x:,} sessions<extra></extra>",
+        )
+    )
+    figure.update_yaxes(autorange="reversed")
+    figure.update_layout(height=260)
+    return _style(figure, "Sessions", "", categories="y")
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def rates(frame: pd.DataFrame, *, x: str, y: tuple[str, ...], x_title: str) -> go.Figure:
+    """Fractions 0–1 as percentages over time, one line per column of `y` (its name)."""
+    figure = go.Figure()
+    for column in y:
+        figure.add_scatter(
+            x=frame[x],
+            y=frame[column],
+            mode="lines+markers",
+            name=column,
+            hovertemplate=f"%{{x}}<br>{column}: %{{y:.1%}}<extra></extra>",
+        )
+    figure.update_yaxes(tickformat=".0%")
+    figure.update_layout(legend={"orientation": "h", "y": 1.15})
+    return _style(figure, x_title, "Conversion")
+
+
+@st.cache_resource(show_spinner=False, max_entries=256)
+def panels(frame: pd.DataFrame, *, x: str, y: tuple[str, ...], x_title: str) -> go.Figure:
+    """Bars of each column of `y` in its own panel with its own value axis, stacked over one
+    shared x axis: counts of very different sizes (events, sessions, purchases) never share a
+    linear axis, where the smallest would be invisible."""
+    from plotly.subplots import make_subplots
+
+    figure = make_subplots(
+        rows=len(y), cols=1, shared_xaxes=True, vertical_spacing=0.08, subplot_titles=y
+    )
+    for row, column in enumerate(y, start=1):
+        figure.add_bar(
+            x=frame[x],
+            y=frame[column],
+            name=column,
+            showlegend=False,
+            hovertemplate=f"%{{x}}<br>{column}: %{{y:,}}<extra></extra>",
+            row=row,
+            col=1,
+        )
+        figure.update_yaxes(rangemode="tozero", row=row, col=1)
+    figure.update_xaxes(title_text=x_title, row=len(y), col=1)
+    figure.update_layout(
+        height=130 * len(y) + 90, margin={"t": 30, "l": 10, "r": 10, "b": 10}, bargap=0.15
+    )
+    return figure

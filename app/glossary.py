@@ -56,15 +56,19 @@ TERMS: dict[str, str] = {
 # completes, "Revenue last month (Mon YYYY)", is keyed by its fixed start).
 CARDS: dict[str, dict[str, str]] = {
     "Executive": {
-        "Total revenue": "Revenue of the orders placed in the date range.",
+        "Total revenue": (
+            "Revenue of the orders placed in the date range: orders pending, processing or "
+            "completed count; cancelled and returned orders do not."
+        ),
         "Revenue last month": (
             "Revenue of last month (the last complete calendar month on the as-of day), and its "
             "change from the month before, in percent (MoM)."
         ),
         "Total orders": "Orders placed in the date range, of every status.",
         "Average order value": (
-            "Revenue in the date range divided by the revenue orders in it (orders of every "
-            "status count in Total orders, only revenue orders here)."
+            "Revenue in the date range divided by the revenue orders in it, the count under the "
+            "title: orders pending, processing or completed (Total orders counts every status, "
+            "cancelled and returned too)."
         ),
         "Active customers (last 30 days)": (
             "Distinct customers who placed an order, of any status, in the 30 days ending on the "
@@ -103,6 +107,18 @@ CARDS: dict[str, dict[str, str]] = {
         ),
     },
     "Customer Analytics": {
+        "Customers by tier": (
+            "Customers per tier (bronze, silver, gold, platinum) as they are on the as-of day "
+            "(the current version of each customer), with their lifetime value: their revenue "
+            "over all time."
+        ),
+        "Win-back customers": (
+            "Customers worth winning back: two or more revenue orders, and silent (days since "
+            "their last revenue order, to the as-of day) for at least 60 days and for more than "
+            "twice their usual gap (days from their first to their last order ÷ (orders − 1)). "
+            "Revenue at stake: the sum of their revenue a year, their lifetime value × 365 ÷ "
+            "days from their first order to the as-of day. The list downloads as CSV."
+        ),
         "Lifetime value distribution": (
             "Customers (each once, as they are now) by lifetime value, their revenue over all "
             "time: No Orders, under $100, $100–500, $500–1K, $1K–5K, over $5K."
@@ -125,6 +141,17 @@ CARDS: dict[str, dict[str, str]] = {
         ),
     },
     "Funnel Analysis": {
+        "Conversion funnel": (
+            "Sessions in the date range, of the chosen devices, that viewed a product, added "
+            "one to the cart and purchased (each at least once); per device and for all chosen "
+            "devices: view → cart (cart sessions ÷ viewing sessions), cart → purchase (purchase "
+            "sessions ÷ cart sessions) and conversion (purchase sessions ÷ all sessions)."
+        ),
+        "Conversion rates over time": (
+            "The funnel's view → cart, cart → purchase and conversion rates per day, or per "
+            "week (from Monday) when the date range spans 92 days or more; each a ratio of the "
+            "period's session counts."
+        ),
         "Event type distribution": (
             "Clickstream events by type, in sessions whose day is in the date range, for the "
             "chosen devices."

@@ -133,22 +133,76 @@ def _duration(seconds: int) -> str:
     return f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"
 
 
+# Filters keep their values from page to page and in the URL, so a link reproduces the view.
+# Streamlit forgets a widget's value when the page that drew it is left, so each filter keeps a
+# copy under KEPT + key (updated by its on_change) and is drawn from it on every page; its value
+# goes in the URL as ?<key>=… (repeated for several values), read on a first visit.
+KEPT = "kept:"
+
+
+def _keep(key: str) -> None:
+    st.session_state[KEPT + key] = st.session_state[key]
+
+
+def _restore(key: str, initial: Callable[[], object]) -> None:
+    """Set the widget's value before it is drawn: the kept copy, else `initial()`."""
+    if KEPT + key not in st.session_state:
+        st.session_state[KEPT + key] = initial()
+    st.session_state[key] = st.session_state[KEPT + key]
+
+
+def _in_url(key: str, values: list[str] | None) -> None:
+    """Show the filter in the URL; None (the default) takes it out."""
+    if values is None:
+        st.query_params.pop(key, None)
+    else:
+        st.query_params[key] = values
+
+
 def date_range_filter() -> tuple[date, date]:
-    """The data's first to last day, orders and clickstream events alike."""
+    """The data's first to last day by default, orders and clickstream events alike."""
     first, last = queries.data_range()
+
+    def from_url() -> tuple[date, date]:
+        try:
+            days = sorted(date.fromisoformat(day) for day in st.query_params.get_all("date_range"))
+        except ValueError:
+            return first, last
+        if len(days) != 2 or days[0] < first or days[1] > last:
+            return first, last
+        return days[0], days[1]
+
+    _restore("date_range", from_url)
     chosen = st.sidebar.date_input(
-        "Date range", value=(first, last), min_value=first, max_value=last, key="date_range"
+        "Date range",
+        min_value=first,
+        max_value=last,
+        key="date_range",
+        on_change=_keep,
+        args=("date_range",),
     )
+    start, end = first, last
     if isinstance(chosen, tuple) and len(chosen) == 2:
-        return chosen[0], chosen[1]
-    if isinstance(chosen, tuple) and len(chosen) == 1:
-        return chosen[0], chosen[0]  # while a range is half picked: that one day
-    return first, last
+        start, end = chosen
+    elif isinstance(chosen, tuple) and len(chosen) == 1:
+        start = end = chosen[0]  # while a range is half picked: that one day
+    whole = (start, end) == (first, last)
+    _in_url("date_range", None if whole else [start.isoformat(), end.isoformat()])
+    return start, end
 
 
-def choice_filter(label: str, options: list[str], key: str) -> list[str]:
-    chosen = st.sidebar.multiselect(label, options, default=options, key=key)
-    return chosen or options  # nothing picked means everything
+def choice_filter(label: str, options: list[str], key: str, everything: str) -> list[str]:
+    """A box that starts empty, saying what empty means (`everything`: "All categories");
+    what is picked shows as chips. Empty means every option."""
+    _restore(key, lambda: [value for value in st.query_params.get_all(key) if value in options])
+    st.session_state[key] = [value for value in st.session_state[key] if value in options]
+    chosen = st.sidebar.multiselect(
+        label, options, key=key, placeholder=everything, on_change=_keep, args=(key,)
+    )
+    if chosen:
+        st.sidebar.caption(f"{len(chosen)} of {len(options)} chosen; clear the box for all.")
+    _in_url(key, chosen or None)
+    return chosen or options
 
 
 def refresh_seconds(page: str) -> int:
@@ -196,6 +250,7 @@ def chart(
 
 MONEY = "dollar"
 COUNT = "localized"
+PERCENT = "percent"  # a fraction 0–1 shown as 12.34%
 
 # Every column a table shows: its human label and, for numbers, its format.
 COLUMNS: dict[str, tuple[str, str | None]] = {
@@ -218,15 +273,26 @@ COLUMNS: dict[str, tuple[str, str | None]] = {
     "events": ("Events", COUNT),
     "sessions": ("Sessions", COUNT),
     "views": ("Page views", COUNT),
-    "carts": ("Add-to-cart events", COUNT),
-    "purchases": ("Purchase events", COUNT),
+    "carts": ("Cart adds", COUNT),
+    "purchases": ("Purchases", COUNT),
     "purchase_sessions": ("Purchase sessions", COUNT),
+    "viewed_sessions": ("Viewed", COUNT),
+    "cart_sessions": ("Added to cart", COUNT),
+    "view_to_cart_rate": ("View → cart", PERCENT),
+    "cart_to_purchase_rate": ("Cart → purchase", PERCENT),
+    "session_conversion_rate": ("Conversion", PERCENT),
+    "customers": ("Customers", COUNT),
+    "last_order_date": ("Last order", None),
+    "days_since_last_order": ("Days silent", COUNT),
+    "average_days_between_orders": ("Usual gap (days)", "%.1f"),
+    "yearly_revenue": ("Revenue a year", MONEY),
     # data health
     "state": ("State", None),
-    "started_at": ("Started", None),
-    "finished_at": ("Finished", None),
+    "started_at": ("Started (UTC)", None),
+    "finished_at": ("Finished (UTC)", None),
     "window_start": ("Window start", None),
     "window_end": ("Window end", None),
+    "window": ("Window", None),
     "rows_landed": ("Rows landed", COUNT),
     "quarantined": ("Quarantined", COUNT),
     "gate": ("Gate", None),
@@ -236,6 +302,7 @@ COLUMNS: dict[str, tuple[str, str | None]] = {
     "flow": ("Flow", None),
     "run_name": ("Run", None),
     "parameters": ("Parameters", None),
+    "gate_summary": ("Gate summary", None),
     "model": ("Model", None),
     "rows": ("Rows", COUNT),
     "contract": ("Contract", None),
@@ -249,11 +316,11 @@ COLUMNS: dict[str, tuple[str, str | None]] = {
     "status": ("Status", None),
     "newest_day": ("Newest day", None),
     "data_age_days": ("Data age (days)", COUNT),
-    "last_loaded_at": ("Last loaded", None),
+    "last_loaded_at": ("Last loaded (UTC)", None),
     "load_age_hours": ("Load age (hours)", "%.1f"),
     "note": ("Note", None),
-    "last_ingested_at": ("Last ingested", None),
-    "watermark": ("Watermark", None),
+    "last_ingested_at": ("Last ingested (UTC)", None),
+    "watermark": ("Watermark (UTC)", None),
     "records_read": ("Records read", COUNT),
     "landed": ("Landed", COUNT),
 }
@@ -300,33 +367,54 @@ ISO_TIMESTAMP = r"^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(\.\d+)?\+00:00$"
 
 
 def readable(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy for display: missing text as —, ISO timestamps as 2026-11-29 09:41:13 UTC."""
+    """A copy for display: missing text as —, ISO timestamps as 2026-11-29 09:41:13 (the
+    column's label says UTC: a narrower column)."""
     shown = frame.copy()
     for name in shown.columns:
         if shown[name].dtype == object or pd.api.types.is_string_dtype(shown[name]):
             text = shown[name].astype("string")
-            text = text.str.replace(ISO_TIMESTAMP, r"\1 \2 UTC", regex=True)
+            text = text.str.replace(ISO_TIMESTAMP, r"\1 \2", regex=True)
             shown[name] = text.fillna(MISSING)
     return shown
 
 
 def timestamp(value: object) -> str:
-    """One ISO timestamp as the tables show it."""
-    return MISSING if is_missing(value) else readable(pd.DataFrame({"t": [value]})).t.iloc[0]
+    """One ISO timestamp as a sentence says it: 2026-11-29 09:41:13 UTC."""
+    if is_missing(value):
+        return MISSING
+    return readable(pd.DataFrame({"t": [value]})).t.iloc[0] + " UTC"
 
 
-def table(frame: pd.DataFrame, name: str, labels: dict[str, str] | None = None) -> None:
+# Text columns that can run long: a fixed width, the rest of the text on hover, so the table
+# fits its column at 1280 px.
+LONG_TEXT: dict[str, str | int] = {
+    "reason": "medium",
+    "late_data": 140,
+    "threshold": "medium",
+    "note": "medium",
+    "contract": "medium",
+    "email": "medium",
+    "product_name": "medium",
+}
+
+
+def table(
+    frame: pd.DataFrame,
+    name: str,
+    labels: dict[str, str] | None = None,
+    shown: list[str] | None = None,
+) -> None:
     """A table with human column labels, formatted numbers and readable text, and its data as
-    CSV (the CSV keeps the column names and full precision: it is for machines)."""
+    CSV (the CSV keeps every column, `shown` or not, with its name and full precision: it is
+    for machines)."""
     if frame.empty:
         st.info(NO_DATA)
         return
-    st.dataframe(
-        readable(frame),
-        hide_index=True,
-        width="stretch",
-        column_config=column_config(frame, labels),
-    )
+    visible = frame[shown] if shown else frame
+    config = column_config(visible, labels)
+    for column in LONG_TEXT.keys() & set(visible.columns):
+        config[column]["width"] = LONG_TEXT[column]
+    st.dataframe(readable(visible), hide_index=True, width="stretch", column_config=config)
     st.download_button(
         "Download CSV",
         lambda: csv_safe(frame).to_csv(index=False),  # written on click, not on every rerun

@@ -63,6 +63,7 @@ def totals(start: date, end: date) -> pd.Series:
     return query(
         f"""
         select sum(revenue) as revenue, sum(orders) as orders,
+               sum(revenue_orders) as revenue_orders,
                {money_ratio("sum(revenue)", "sum(revenue_orders)")} as average_order_value
         from daily_kpis where date_day between ? and ?
         """,
@@ -226,6 +227,37 @@ def revenue_by_segment_at_order_time(selected: list[str], start: date, end: date
 CUSTOMER_SEGMENTS = ["bronze", "silver", "gold", "platinum", "unknown"]
 
 
+def customers_by_tier(selected: list[str]) -> pd.DataFrame:
+    """Customers per tier as they are now (the current customer version, so as of the data's
+    last day), with their lifetime revenue; lowest tier first."""
+    frame = query(
+        f"""
+        select customer_segment, count(*) as customers, sum(lifetime_value) as revenue
+        from customer_lifetime_value
+        where customer_segment in ({_in(selected)})
+        group by customer_segment
+        """,
+        tuple(selected),
+    )
+    order = {segment: rank for rank, segment in enumerate(CUSTOMER_SEGMENTS)}
+    return frame.sort_values("customer_segment", key=lambda s: s.map(order)).reset_index(drop=True)
+
+
+def win_back(selected: list[str]) -> pd.DataFrame:
+    """The customers worth winning back (customer_lifetime_value.is_win_back), the most
+    valuable year first."""
+    return query(
+        f"""
+        select customer_name, email, customer_segment, total_orders, last_order_date,
+            days_since_last_order, average_days_between_orders, yearly_revenue
+        from customer_lifetime_value
+        where is_win_back and customer_segment in ({_in(selected)})
+        order by yearly_revenue desc, customer_id
+        """,
+        tuple(selected),
+    )
+
+
 def top_customers(selected: list[str], limit: int = 20) -> pd.DataFrame:
     return query(
         f"""
@@ -252,6 +284,54 @@ def event_types(selected: list[str], start: date, end: date) -> pd.DataFrame:
     ).iloc[0]
     names = ["page_view", "search", "add_to_cart", "remove_from_cart", "purchase"]
     return pd.DataFrame({"event_type": names, "events": [int(v or 0) for v in row]})
+
+
+FUNNEL_STEPS = {
+    "viewed_sessions": "Viewed a product",
+    "cart_sessions": "Added to cart",
+    "purchase_sessions": "Purchased",
+}
+
+
+# Step and overall conversion from the summed step counts: ratios of sums, never means of
+# daily rates.
+CONVERSION = """
+        sum(cart_sessions) / nullif(sum(viewed_sessions), 0) as view_to_cart_rate,
+        sum(purchase_sessions) / nullif(sum(cart_sessions), 0) as cart_to_purchase_rate,
+        sum(purchase_sessions) / nullif(sum(sessions), 0) as session_conversion_rate"""
+
+
+def funnel_by_device(selected: list[str], start: date, end: date) -> pd.DataFrame:
+    """Sessions reaching each funnel step, per device and for all chosen devices (the last
+    row, device "All chosen"), with step and overall conversion."""
+    return query(
+        f"""
+        select coalesce(device_type, 'All chosen') as device_type, sum(sessions) as sessions,
+            sum(viewed_sessions) as viewed_sessions, sum(cart_sessions) as cart_sessions,
+            sum(purchase_sessions) as purchase_sessions, {CONVERSION}
+        from funnel_daily
+        where device_type in ({_in(selected)}) and session_date between ? and ?
+        group by rollup (device_type)
+        having sum(sessions) > 0
+        order by device_type is null, sum(sessions) desc
+        """,
+        (*selected, start, end),
+    )
+
+
+def conversion_over_time(selected: list[str], start: date, end: date) -> pd.DataFrame:
+    """Step and overall conversion per day, or per week (from Monday) when the range is
+    longer than 92 days: a few sessions a day make daily rates of a long range noise."""
+    grain = "day" if (end - start).days < 92 else "week"
+    return query(
+        f"""
+        select date_trunc('{grain}', session_date)::date as period, {CONVERSION}
+        from funnel_daily
+        where device_type in ({_in(selected)}) and session_date between ? and ?
+        group by 1 order by 1
+        """,
+        (*selected, start, end),
+    )
 
 
 def device_performance(selected: list[str], start: date, end: date) -> pd.DataFrame:
@@ -308,11 +388,18 @@ def rows_per_model() -> pd.DataFrame:
 
 
 def pipeline_runs() -> pd.DataFrame:
-    """Every recorded pipeline run, newest first (ops.runs, written by the runs' state hooks)."""
+    """Every recorded pipeline run, newest first (ops.runs, written by the runs' state hooks):
+    the gate's verdict as passed or failed (— for a run that did not reach it), its one-line
+    summary beside."""
     return query(
         """
-        select state, started_at, finished_at, window_start, window_end, rows_landed,
-            quarantined, gate, published, late_data, reason, flow, run_name, parameters
+        select state, started_at, finished_at,
+            window_start || ' → ' || window_end as window, window_start, window_end, rows_landed,
+            quarantined,
+            case when gate_passed then 'passed' when not gate_passed then 'failed' end as gate,
+            case when published is not null and published <> '' then 'yes' else 'no' end
+                as published,
+            late_data, reason, flow, run_name, parameters, gate as gate_summary
         from ops.runs order by started_at desc
         """
     )
@@ -347,8 +434,8 @@ def ingestion() -> pd.DataFrame:
     """Per source: the last ingestion, its window, watermark and what it landed."""
     return query(
         """
-        select source, last_ingested_at, window_start, window_end, watermark, records_read,
-            landed, quarantined
+        select source, last_ingested_at, window_start || ' → ' || window_end as window,
+            watermark, records_read, landed, quarantined
         from ops.ingestion order by source
         """
     )

@@ -15,9 +15,23 @@ from flows.settings import SettingsError
 st.set_page_config(page_title="E-commerce lakehouse", layout="wide")
 # Headline labels wrap rather than end in "…" when five share a row at 1280 px.
 st.html('<style>[data-testid="stMetricLabel"] * {white-space: normal !important;}</style>')
+# Narrower side margins: the room goes to the tables and charts (Streamlit's wide layout keeps
+# 5rem on each side).
+st.html(
+    "<style>[data-testid='stMainBlockContainer'] "
+    "{padding-left: 2rem !important; padding-right: 2rem !important;}</style>"
+)
+# Chosen options as quiet grey chips: the theme's red reads as an error.
+st.html(
+    "<style>[data-testid='stSidebar'] [data-baseweb='tag'] "
+    "{background-color: #e6e9ef !important; color: #262730 !important;}"
+    "[data-testid='stSidebar'] [data-baseweb='tag'] svg {fill: #262730 !important;}</style>"
+)
 
 PAGES = [
-    st.Page("pages/executive.py", title="Executive", default=True),
+    # served at / (a default page's own path is not served) and, hidden, at /executive
+    st.Page("pages/executive.py", title="Executive", default=True, url_path="home"),
+    st.Page("pages/executive.py", title="Executive", url_path="executive", visibility="hidden"),
     st.Page("pages/products.py", title="Product Performance"),
     st.Page("pages/customers.py", title="Customer Analytics"),
     st.Page("pages/funnel.py", title="Funnel Analysis"),

@@ -256,7 +256,7 @@ class DuckDBSettings(_Concern):
 
 class RunSettings(_Concern):
     """How runs behave: the engine dbt builds on, waiting for the lock and for Prefect, the
-    contracts of the gate."""
+    contracts of the gate, and the business rules the models take as parameters."""
 
     engine: Literal["duckdb", "spark"] = Field(
         "duckdb", description="The engine the models build on: duckdb, or spark (the extra)"
@@ -272,6 +272,20 @@ class RunSettings(_Concern):
         PROJECT_DIR / "checks" / "contracts",
         description="Soda contracts the gate verifies (every *.yml in the folder)",
     )
+
+    win_back_min_days: int = Field(
+        60, description="A win-back customer has been silent for at least this many days"
+    )
+    win_back_gap_multiple: int = Field(
+        2, description="... and for more than this many times their usual gap between orders"
+    )
+
+    @field_validator("win_back_min_days", "win_back_gap_multiple")
+    @classmethod
+    def _at_least_one(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be >= 1")
+        return value
 
     @field_validator("prefect_startup_seconds")
     @classmethod

@@ -40,6 +40,8 @@ PAGE_CARDS = {
         "Slow-moving inventory",
     ],
     "customers": [
+        "Customers by tier",
+        "Win-back customers",
         "Lifetime value distribution",
         "Customer segments by spend",
         "Top 20 customers",
@@ -47,6 +49,8 @@ PAGE_CARDS = {
         "Revenue by segment at order time",
     ],
     "funnel": [
+        "Conversion funnel",
+        "Conversion rates over time",
         "Event type distribution",
         "Device type performance",
         "Hourly activity",
@@ -55,6 +59,7 @@ PAGE_CARDS = {
     "health": ["Last pipeline runs", "Rows per model", "Quality gate", "Freshness and quarantine"],
 }
 E2E_DAYS = 30
+E2E_WIN_BACK_MIN_DAYS = 7
 E2E_START = "2025-10-02"  # to 2025-10-31: the as-of day ends its month
 
 
@@ -215,7 +220,12 @@ def built(prefect_server: None, tmp_path_factory: pytest.TempPathFactory) -> Ite
     from generators.sources import write_sources
 
     environment = settings_environment(
-        tmp_path_factory.mktemp("e2e"), LAKEHOUSE_START_DATE=E2E_START, LAKEHOUSE_DAYS=str(E2E_DAYS)
+        tmp_path_factory.mktemp("e2e"),
+        LAKEHOUSE_START_DATE=E2E_START,
+        LAKEHOUSE_DAYS=str(E2E_DAYS),
+        # win-back customers within 30 days of data: settings other than the defaults
+        LAKEHOUSE_WIN_BACK_MIN_DAYS=str(E2E_WIN_BACK_MIN_DAYS),
+        LAKEHOUSE_WIN_BACK_GAP_MULTIPLE="1",
     )
     with mock.patch.dict(os.environ, environment):
         settings = load_settings()

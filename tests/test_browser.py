@@ -370,3 +370,59 @@ def test_headline_figures_are_not_cut_off(visit: Visit) -> None:
         })"""
     )
     assert not cut, f"{visit.label}: headline figures cut off:\n" + "\n".join(cut)
+
+
+# Each table's grid: wider than its column means a horizontal scroll bar and columns cut off.
+WIDE_TABLES = """
+() => {
+  const headings = [...document.querySelectorAll('[data-testid="stHeading"]')];
+  return [...document.querySelectorAll('[data-testid="stDataFrame"]')].map((frame, index) => {
+    const title = headings
+      .filter(h => h.compareDocumentPosition(frame) & Node.DOCUMENT_POSITION_FOLLOWING)
+      .map(h => h.innerText.trim()).pop() || '';
+    const scroller = frame.querySelector('.dvn-scroller');
+    if (!scroller) return `table ${index + 1} under ${JSON.stringify(title)}: no grid drawn`;
+    return scroller.scrollWidth > scroller.clientWidth + 1
+      ? `table ${index + 1} under ${JSON.stringify(title)}: ${scroller.scrollWidth} px of ` +
+        `columns in ${scroller.clientWidth} px` : null;
+  }).filter(Boolean);
+}
+"""
+
+
+def test_every_table_fits_its_column(visit: Visit) -> None:
+    """No table needs a horizontal scroll bar: a column cut off at the edge ("Purchase eve…",
+    a device's purchases out of view) is a figure the reader never sees."""
+    wide = visit.page.evaluate(WIDE_TABLES)
+    assert not wide, f"{visit.label}: tables wider than their column:\n" + "\n".join(wide)
+
+
+def test_filters_keep_their_state_across_pages_and_in_the_url(server: str, browser: object) -> None:
+    """A date range given in a link holds on the page it opens and on the next page the
+    reader clicks to, and stays in the URL; the Executive page has its own path."""
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    try:
+        page.goto(f"{server}/executive?date_range=2025-10-05&date_range=2025-10-12")
+        settle(page)
+        assert page.inner_text("h1") == "Executive"
+        assert "Page not found" not in page.inner_text("body")
+        assert "2025-10-05 to 2025-10-12" in page.inner_text("body")
+
+        page.click("[data-testid='stSidebarNav'] a >> text=Customer Analytics")
+        page.wait_for_function(
+            "() => document.querySelector('h1')?.innerText === 'Customer Analytics'",
+            timeout=LOAD_TIMEOUT_MS,
+        )
+        settle(page)
+        assert "Follows the date range (2025-10-05 to 2025-10-12)." in page.inner_text("body")
+        page.wait_for_function(
+            "() => location.search.includes('date_range=2025-10-05')", timeout=10_000
+        )
+
+        # a segment picked on Customer Analytics goes in the URL as well
+        page.goto(f"{server}/customers?segments=gold")
+        settle(page)
+        assert "1 of" in page.inner_text("[data-testid='stSidebar']")
+        assert "segments=gold" in page.url
+    finally:
+        page.close()

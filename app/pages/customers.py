@@ -1,4 +1,4 @@
-"""Customer analytics dashboard: 5 cards.
+"""Customer analytics dashboard: 7 cards.
 
 The segment filter means what each card can honestly mean: customers are counted by the
 segment they are in now; revenue is counted by the segment its customer was in when the order
@@ -17,23 +17,62 @@ from app.layout import (
     card,
     chart,
     choice_filter,
+    count,
     date_range_filter,
     in_range,
+    money,
     refresh_seconds,
     table,
 )
 
 st.title("Customer Analytics")
 start, end = date_range_filter()
-chosen = choice_filter("Customer segment", queries.segments(), "segments")
+chosen = choice_filter("Customer segment", queries.segments(), "segments", "All segments")
 
 NOW = f"{ALL_TIME} Customers in the chosen segments as they are now."
 AT_ORDER_TIME = "orders placed while their customer was in a chosen segment"
+# what the win-back table shows; its CSV adds each customer's email and last order day
+WIN_BACK_COLUMNS = [
+    "customer_name",
+    "customer_segment",
+    "total_orders",
+    "days_since_last_order",
+    "average_days_between_orders",
+    "yearly_revenue",
+]
 
 
 @auto_refresh("customers")
 def body() -> None:
-    as_of_caption(refresh_seconds("customers"))
+    as_of = as_of_caption(refresh_seconds("customers"))
+
+    card("Customers by tier", f"{ALL_TIME} Each customer in the tier they are in on {as_of}.")
+    tiers = queries.customers_by_tier(chosen)
+    left, right = st.columns(2)
+    with left:
+        chart(
+            charts.bars,
+            tiers,
+            values=["customers"],
+            x="customer_segment",
+            y="customers",
+            x_title="Tier",
+            y_title="Customers",
+            categorical=True,
+        )
+    with right:
+        table(tiers, "customers_by_tier", {"customer_segment": "Tier", "revenue": "Lifetime value"})
+
+    card("Win-back customers", f"On {as_of}. Customers in the chosen segments as they are now.")
+    lapsed = queries.win_back(chosen)
+    if lapsed.empty:
+        st.info("No customer in the chosen segments is lapsed beyond their own rhythm.")
+    else:
+        st.markdown(
+            f"**{count(len(lapsed))}** customers, "
+            f"**{money(lapsed.yearly_revenue.sum())}** revenue at stake a year."
+        )
+        table(lapsed, "win_back_customers", shown=WIN_BACK_COLUMNS)
 
     left, right = st.columns(2)
     with left:

@@ -10,6 +10,7 @@ from app.layout import (
     auto_refresh,
     card,
     chart,
+    count,
     date_range_filter,
     headline,
     in_range,
@@ -39,7 +40,14 @@ def body() -> None:
         delta=None if change is None or change != change else f"{change:+.1f}% MoM",
     )
     headline(orders, "Total orders", totals.orders, kind="count")
-    headline(order_value, "Average order value", totals.average_order_value, kind="money")
+    revenue_orders = count(totals.revenue_orders or 0)
+    headline(
+        order_value,
+        "Average order value",
+        totals.average_order_value,
+        kind="money",
+        label=f"Average order value ({revenue_orders} revenue orders)",
+    )
     headline(active, "Active customers (last 30 days)", latest.active_customers_30d, kind="count")
     st.caption(
         f"Total revenue, total orders and average order value: {in_range(start, end).lower()} "

@@ -1,11 +1,13 @@
-"""Funnel analysis dashboard: 4 cards."""
+"""Funnel analysis dashboard: 6 cards."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from app import charts, queries
 from app.layout import (
+    NO_DATA,
     as_of_caption,
     auto_refresh,
     card,
@@ -20,7 +22,7 @@ from app.layout import (
 
 st.title("Funnel Analysis")
 start, end = date_range_filter()
-chosen = choice_filter("Device", queries.devices(), "devices")
+chosen = choice_filter("Device", queries.devices(), "devices", "All devices")
 
 EVENT_TYPES = {
     "page_view": "Page view",
@@ -31,11 +33,57 @@ EVENT_TYPES = {
 }
 HOURLY = {"events": "Events", "sessions": "Sessions active in the hour"}
 DAILY = {"events": "Events", "sessions": "Sessions", "purchases": "Purchase sessions"}
+RATES = {
+    "view_to_cart_rate": "Viewed → added to cart",
+    "cart_to_purchase_rate": "Added to cart → purchased",
+    "session_conversion_rate": "Sessions → purchased",
+}
+FUNNEL_LABELS = {
+    "device_type": "Device",
+    "viewed_sessions": "Viewed",
+    "cart_sessions": "Added to cart",
+    "purchase_sessions": "Purchased",
+}
+
+
+def funnel_steps(devices: pd.DataFrame) -> pd.DataFrame:
+    """The steps of the "All chosen" row: sessions at each, and conversion from the step before
+    and from all sessions."""
+    total = devices.iloc[-1]
+    counts = [int(total[column]) for column in queries.FUNNEL_STEPS]
+    return pd.DataFrame(
+        {
+            "step": list(queries.FUNNEL_STEPS.values()),
+            "sessions": counts,
+            "step_rate": [1.0, total.view_to_cart_rate, total.cart_to_purchase_rate],
+            "overall_rate": [c / total.sessions if total.sessions else None for c in counts],
+        }
+    )
 
 
 @auto_refresh("funnel")
 def body() -> None:
     as_of = as_of_caption(refresh_seconds("funnel"))
+
+    card("Conversion funnel", in_range(start, end))
+    devices = queries.funnel_by_device(chosen, start, end)
+    if devices.empty:
+        st.info(NO_DATA)
+    else:
+        st.plotly_chart(charts.funnel(funnel_steps(devices)))
+        table(devices.drop(columns="sessions"), "conversion_funnel", FUNNEL_LABELS)
+
+    card("Conversion rates over time", in_range(start, end))
+    rates = queries.conversion_over_time(chosen, start, end).rename(columns=RATES)
+    grain = "Week (from Monday)" if (end - start).days >= 92 else "Day"
+    chart(
+        charts.rates,
+        rates,
+        values=list(RATES.values()),
+        x="period",
+        y=tuple(RATES.values()),
+        x_title=grain,
+    )
 
     left, right = st.columns(2)
     with left:
@@ -60,26 +108,19 @@ def body() -> None:
     hourly = queries.hourly_activity(chosen, start, end).rename(columns=HOURLY)
     values = tuple(HOURLY.values())
     chart(
-        charts.bars,
+        charts.panels,
         hourly,
         values=list(values),
         x="event_hour",
         y=values,
         x_title="Hour of day (UTC)",
-        y_title="Count",
     )
 
     card("Daily event trend, last 30 days", last_days(30, as_of))
     daily = queries.daily_events(chosen, as_of).rename(columns=DAILY)
     values = tuple(DAILY.values())
     chart(
-        charts.bars,
-        daily,
-        values=list(values),
-        x="session_date",
-        y=values,
-        x_title="Session day",
-        y_title="Count",
+        charts.panels, daily, values=list(values), x="session_date", y=values, x_title="Session day"
     )
 
 

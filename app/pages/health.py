@@ -14,6 +14,9 @@ from app.data import has_ops
 from app.layout import as_of_caption, auto_refresh, card, refresh_seconds, table, timestamp
 
 st.title("Data Health")
+# what the runs table shows; its CSV has every column (flow, run name, parameters, the gate's
+# one-line summary)
+RUN_COLUMNS = ["state", "started_at", "window", "rows_landed", "gate", "late_data", "reason"]
 
 
 def check_name(row: object) -> str:
@@ -44,7 +47,7 @@ def body() -> None:
                     f"The last failure ({first.state}) ended at {timestamp(first.finished_at)}; "
                     "every run since has completed."
                 )
-        table(runs, "pipeline_runs")
+        table(runs, "pipeline_runs", shown=RUN_COLUMNS)
     else:
         st.info("No pipeline run recorded yet.")
 

@@ -22,7 +22,7 @@ from app.layout import (
 
 st.title("Product Performance")
 start, end = date_range_filter()
-chosen = choice_filter("Category", queries.categories(), "categories")
+chosen = choice_filter("Category", queries.categories(), "categories", "All categories")
 
 
 @auto_refresh("products")

@@ -44,6 +44,8 @@ def dbt_environment(settings: Settings, read_only: bool = False) -> dict[str, st
         "DBT_ENV_SECRET_S3_KEY_ID": settings.s3.access_key_id,
         "DBT_ENV_SECRET_S3_SECRET": settings.s3.secret_access_key.get_secret_value(),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        "DBT_LAKEHOUSE_WIN_BACK_MIN_DAYS": str(settings.runs.win_back_min_days),
+        "DBT_LAKEHOUSE_WIN_BACK_GAP_MULTIPLE": str(settings.runs.win_back_gap_multiple),
         **{
             f"DBT_LAKEHOUSE_{name.upper()}": value
             for name, value in settings.duckdb.config().items()
@@ -119,6 +121,33 @@ def release_build_file() -> None:
     """
     DuckDBConnectionManager.close_all_connections()
     gc.collect()
+
+
+# dbt's node statuses in words, in the order a summary names them
+STATUS_WORDS = {
+    "success": "built",
+    "pass": "tests passed",
+    "warn": "tests warned",
+    "no-op": "with nothing to do",
+    "skipped": "skipped",
+    "fail": "tests failed",
+    "error": "errors",
+}
+
+
+def describe_statuses(statuses: dict[str, int]) -> str:
+    """dbt's results as a line of words: "23 built, 242 tests passed, 5 with nothing to do"."""
+    named = [
+        f"{statuses[status]:,} {words}"
+        for status, words in STATUS_WORDS.items()
+        if statuses.get(status)
+    ]
+    named += [
+        f"{count:,} {status}"
+        for status, count in sorted(statuses.items())
+        if status not in STATUS_WORDS and count
+    ]
+    return ", ".join(named) or "nothing built"
 
 
 def build_warehouse(

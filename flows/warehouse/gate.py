@@ -172,6 +172,15 @@ def gate_connection(
         connection.close()
 
 
+def contract_variables(settings: Settings) -> dict[str, str]:
+    """The settings a contract reads as ${var.NAME}: the business rules the models take as
+    parameters, so the gate checks the rule the build applied."""
+    return {
+        "WIN_BACK_MIN_DAYS": str(settings.runs.win_back_min_days),
+        "WIN_BACK_GAP_MULTIPLE": str(settings.runs.win_back_gap_multiple),
+    }
+
+
 def verify_contracts(settings: Settings, database: Path | None = None) -> GateResult:
     """Verify every contract in the contracts folder against `database` (default: the build)
     and the lake's raw zone, in one Soda session."""
@@ -196,6 +205,7 @@ def verify_contracts(settings: Settings, database: Path | None = None) -> GateRe
                 DuckDBDataSourceImpl.from_existing_cursor(raw, RAW_DATA_SOURCE_NAME),
             ],
             data_timestamp=data_timestamp(settings).isoformat(),
+            variables=contract_variables(settings),
         )
     checks = [
         _outcome(verification.contract, check_result)

@@ -55,11 +55,31 @@ measured as (
 
 ),
 
+{%- set order_span = days_between('first_order_date', 'last_order_date') %}
+
 final as (
 
     select
         *,
         {{ divide_money('lifetime_value', 'total_orders') }} as average_order_value,
+        case
+            when total_orders >= 2
+                then round({{ order_span }} / (total_orders - 1), 1)
+        end as average_days_between_orders,
+        {#- lifetime value over the years since the first order: what a year of the customer
+            is worth, so what winning them back would bring -#}
+        {{ divide_money('lifetime_value * 365', 'days_since_last_order + ' ~ order_span) }}
+            as yearly_revenue,
+        {#- lapsed relative to their own rhythm: silent for more than N times their average
+            gap between orders, and for at least the minimum days (docs/metrics.md); in whole
+            days, so both engines agree exactly -#}
+        coalesce(
+            total_orders >= 2
+            and days_since_last_order >= {{ var('win_back_min_days') }}
+            and days_since_last_order * (total_orders - 1)
+                > {{ var('win_back_gap_multiple') }} * {{ order_span }},
+            false
+        ) as is_win_back,
         {{ value_segment('total_orders', 'lifetime_value') }} as value_segment,
         {{ recency_segment('days_since_last_order') }} as recency_segment,
         {{ frequency_segment('total_orders') }} as frequency_segment,
