@@ -154,9 +154,10 @@ def rates(frame: pd.DataFrame, *, x: str, y: tuple[str, ...], x_title: str) -> g
     """Fractions 0–1 as percentages over time, one line per column of `y` (its name)."""
     figure = go.Figure()
     for column in y:
+        known = frame[column].notna()  # a period without the step's sessions has no rate
         figure.add_scatter(
-            x=frame[x],
-            y=frame[column],
+            x=frame[x][known],
+            y=frame[column][known],
             mode="lines+markers",
             name=column,
             hovertemplate=f"%{{x}}<br>{column}: %{{y:.1%}}<extra></extra>",

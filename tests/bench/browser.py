@@ -5,9 +5,10 @@ Each page's first visit is timed on a fresh server (its own process, so every ca
 the app's modules are imported by that visit, as after a restart or a deploy), in a fresh
 browser context. The page is drawn when Streamlit's script state is back to "not running", no
 element is stale, every card title the page shows is in the page, and every Plotly chart and
-table has been drawn. A filter change then deselects one option of the page's multiselect (the
-Executive page has none: its date range starts a year later instead) and is timed from the
-click that commits it to the end of the rerun it starts, charts redrawn.
+table has been drawn. A filter change then picks one option of the page's choice box (empty
+at first, meaning every option; the Executive page has none: its date range starts a year
+later instead) and is timed from the click that opens the box to the end of the rerun the
+pick starts, charts redrawn.
 
 The browser is the system's: LAKEHOUSE_BROWSER_PATH, else /usr/bin/chromium. It is never
 downloaded.
@@ -206,14 +207,20 @@ def streamlit_server() -> Iterator[Server]:
 def _change_filter(page: object) -> Callable[[], None] | None:
     """Prepare one sidebar filter change: the action that commits it, None when no filter.
 
-    A multiselect: remove its first option (committed by the click). The date range alone
-    (Executive): its start moved one year later with the keyboard, committed when the field
-    loses focus, as a user's click elsewhere does.
+    A choice box (empty: every option): pick its first option, which commits it; the time
+    includes opening the box's list. Otherwise the date range (Executive):
+    its start moved one year later with the keyboard, committed when the field loses focus, as
+    a user's click elsewhere does.
     """
     sidebar = page.locator('[data-testid="stSidebar"]')
-    remove = sidebar.locator('[data-testid="stMultiSelect"] button[aria-label^="Remove "]')
-    if remove.count():
-        return remove.first.click
+    box = sidebar.locator('[data-testid="stMultiSelect"]')
+    if box.count():
+
+        def pick_first() -> None:
+            box.first.click()
+            page.locator('[role="option"]').first.click()
+
+        return pick_first
     start_year = sidebar.locator('[role="spinbutton"][aria-label="year, Date range start date"]')
     if start_year.count():
         start_year.press("ArrowUp")

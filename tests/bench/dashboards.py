@@ -73,6 +73,8 @@ PAGES = [
 
 def funnel_mart_queries(devices: list[str], first: dt.date, last: dt.date, as_of: dt.date):
     return lambda: (
+        queries.funnel_by_device(devices, first, last),
+        queries.conversion_over_time(devices, first, last),
         queries.event_types(devices, first, last),
         queries.device_performance(devices, first, last),
         queries.hourly_activity(devices, first, last),
@@ -111,6 +113,8 @@ def page_queries() -> dict[str, Callable[[], object]]:
         "Customer Analytics": lambda: (
             queries.headline(),
             queries.segments(),
+            queries.customers_by_tier(segments),
+            queries.win_back(segments),
             queries.customers_by("lifetime_value_band", segments, queries.LIFETIME_VALUE_BANDS),
             queries.customers_by("spend_segment", segments, queries.SPEND_SEGMENTS),
             queries.top_customers(segments),
