@@ -336,7 +336,10 @@ def render(spec: PageSpec, repeat: int) -> Render:
     parts = {part: p50([clock.spent.get(part, 0.0) for clock, _ in runs]) for part in PARTS}
     parts["rest"] = p50([clock.spent[ROOT] for clock, _ in runs])
     parts[ROOT] = p50([clock.whole[ROOT] for clock, _ in runs])
-    titles = [metric.label for metric in app.metric] + [title.value for title in app.subheader]
+    # a headline's label may end in a figure of the filters ("Average order value (4,535
+    # revenue orders)"): the fixed start is what every state of the page shows
+    titles = [re.sub(r" \(.*\)$", "", metric.label) for metric in app.metric]
+    titles += [title.value for title in app.subheader]
     return Render(
         uncached_ms=uncached.whole[ROOT],
         cached_ms=[clock.whole[ROOT] for clock, _ in runs],
@@ -479,9 +482,10 @@ def report(
             "DuckDB attach, the queries, the figures, the elements); browser render = the rest "
             "(the browser receiving and drawing the page: Plotly's and the data grid's JavaScript, "
             "the charts, the tables).",
-            "- filter change: one option of the page's multiselect deselected (Executive: the "
-            "date range's start a year later) from the click that commits it to the rerun's end, "
-            "charts redrawn; its queries are new to the cache. Data Health has no filter.",
+            "- filter change: one option of the page's choice box picked (empty at first: every "
+            "option; Executive: the date range's start a year later) from the click that opens "
+            "the box or commits the date to the rerun's end, every chart on the page redrawn; its "
+            "queries are new to the cache. Data Health has no filter.",
             "- return visit: then a new tab in the same browser context (the browser's cache kept, "
             "a new Streamlit session) on the same server (modules imported, the default "
             "filters' queries cached).",
