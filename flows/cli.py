@@ -132,7 +132,7 @@ def _command(
                 # an exit while a thread is mid-import aborts the interpreter (SIGABRT):
                 # whatever happens, the preload ends before this command does
                 stack.callback(preloading.join)
-                stack.enter_context(prefect_api(settings.runs.prefect_startup_seconds))
+                stack.enter_context(prefect_api(settings.runs.prefect_startup_seconds, typer.echo))
             yield
     except typer.Exit:
         raise

@@ -7,6 +7,7 @@ that is not there, a server that cannot start in time, a lock held by another pr
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -107,6 +108,19 @@ def test_a_prefect_server_that_cannot_start_in_time_is_one_line_and_leaves_nothi
         "LAKEHOUSE_PREFECT_STARTUP_SECONDS, or set PREFECT_API_URL to a running server "
         f"(full trace in {workspace.log})"
     ]
+
+
+def test_a_temporary_prefect_server_says_how_long_it_took(workspace: Workspace) -> None:
+    """Without PREFECT_API_URL a command starts its own server: seconds of every command, so
+    it says how many and how to spare them; with a running server (the other tests) it is
+    silent."""
+    result = workspace.run("ingest", "--date", "2025-10-01", PREFECT_API_URL="")
+    assert result.returncode == 0, result.stdout + result.stderr
+    announced = re.findall(r"^temporary Prefect server ready in (\d+\.\d) s \(set PREFECT_API_URL "
+                           r"to use a running one\)$", result.stdout, re.M)  # fmt: skip
+    assert len(announced) == 1 and float(announced[0]) > 0
+    again = workspace.run("ingest", "--date", "2025-10-02")
+    assert again.returncode == 0 and "temporary Prefect server" not in again.stdout
 
 
 def test_postgres_password_reaches_no_file_no_output_and_no_prefect_record(

@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import httpx
@@ -113,15 +113,25 @@ def stop_server(process: subprocess.Popen) -> None:
 
 
 @contextmanager
-def prefect_api(startup_seconds: float) -> Iterator[str]:
-    """The Prefect API URL for this run; starts (and afterwards stops) a server if none is set."""
+def prefect_api(
+    startup_seconds: float, announce: Callable[[str], None] | None = None
+) -> Iterator[str]:
+    """The Prefect API URL for this run; starts (and afterwards stops) a server if none is set,
+    and tells `announce` how long it took: seconds of every command, worth knowing how to
+    spare (a running server, PREFECT_API_URL)."""
     from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, temporary_settings
 
     configured = PREFECT_API_URL.value()
     if configured:
         yield configured
         return
+    began = time.perf_counter()
     process, url = start_server(startup_seconds)
+    if announce is not None:
+        announce(
+            f"temporary Prefect server ready in {time.perf_counter() - began:.1f} s "
+            "(set PREFECT_API_URL to use a running one)"
+        )
     try:
         # no UI is served and the server ends with the run: no "View at" links to print
         with temporary_settings(updates={PREFECT_API_URL: url, PREFECT_UI_URL: ""}):
