@@ -135,8 +135,9 @@ def _duration(seconds: int) -> str:
 
 # Filters keep their values from page to page and in the URL, so a link reproduces the view.
 # Streamlit forgets a widget's value when the page that drew it is left, so each filter keeps a
-# copy under KEPT + key (updated by its on_change) and is drawn from it on every page; its value
-# goes in the URL as ?<key>=… (repeated for several values), read on a first visit.
+# copy of what the reader chose under KEPT + key (its on_change) and is drawn from it on every
+# page; its value goes in the URL as ?<key>=… (repeated for several values), read while the
+# reader has chosen nothing.
 KEPT = "kept:"
 
 
@@ -145,10 +146,11 @@ def _keep(key: str) -> None:
 
 
 def _restore(key: str, initial: Callable[[], object]) -> None:
-    """Set the widget's value before it is drawn: the kept copy, else `initial()`."""
-    if KEPT + key not in st.session_state:
-        st.session_state[KEPT + key] = initial()
-    st.session_state[key] = st.session_state[KEPT + key]
+    """Set the widget's value before it is drawn: the value the reader chose (kept), else
+    `initial()`, worked out again on every run, so an untouched range follows the data when a
+    publish adds a day."""
+    kept = st.session_state.get(KEPT + key)
+    st.session_state[key] = kept if kept is not None else initial()
 
 
 def _in_url(key: str, values: list[str] | None) -> None:

@@ -789,9 +789,14 @@ def test_a_publish_while_browsing_shows_the_new_data(built: Built, tmp_path: Pat
         with duckdb.connect(str(newer)) as warehouse:
             warehouse.execute("update daily_kpis set orders = orders + 1")
             (days,) = warehouse.execute("select count(*) from daily_kpis").fetchone()
+            # the data reaches a day further: an untouched date range follows it
+            (first, last) = warehouse.execute(
+                "update data_as_of set as_of_date = as_of_date + 1 returning first_day, as_of_date"
+            ).fetchone()
         os.replace(newer, published)  # what publish does
 
         app.run()
     assert not app.exception
     after = {metric.label: metric.value for metric in app.metric}["Total orders"]
     assert int(after.replace(",", "")) == int(before.replace(",", "")) + days
+    assert app.date_input(key="date_range").value == (first, last)

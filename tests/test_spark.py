@@ -219,6 +219,17 @@ def test_the_spark_session_logs_no_warning_per_query(spark_built: SparkBuilt) ->
     assert str(logs.getRootLogger().getLevel()) == "WARN"
 
 
+def test_the_spark_session_has_room_for_its_generated_code(spark_built: SparkBuilt) -> None:
+    """Quick compilation alone (C1) gives the JVM a 48 MB code cache, which Spark's generated
+    code filled in a long session ("Out of space in CodeCache for adapters", a failed build);
+    the session's JVM gets the 240 MB the default compiler has."""
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
+    runtime = session._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
+    assert "-XX:ReservedCodeCacheSize=240m" in list(runtime.getInputArguments())
+
+
 def test_an_incremental_spark_build_equals_a_full_one_and_duckdbs(
     spark_built: SparkBuilt, tmp_path: Path
 ) -> None:
