@@ -146,9 +146,9 @@ def _keep(key: str) -> None:
 
 
 def _restore(key: str, initial: Callable[[], object]) -> None:
-    """Set the widget's value before it is drawn: the value the reader chose (kept), else
-    `initial()`, worked out again on every run, so an untouched range follows the data when a
-    publish adds a day."""
+    """Set the widget's value before it is drawn: the value the reader chose, by the widget or
+    by opening a link (kept), else `initial()`, worked out again on every run, so an untouched
+    range follows the data when a publish adds a day."""
     kept = st.session_state.get(KEPT + key)
     st.session_state[key] = kept if kept is not None else initial()
 
@@ -172,6 +172,7 @@ def date_range_filter() -> tuple[date, date]:
             return first, last
         if len(days) != 2 or days[0] < first or days[1] > last:
             return first, last
+        st.session_state[KEPT + "date_range"] = (days[0], days[1])  # a link's choice holds
         return days[0], days[1]
 
     _restore("date_range", from_url)
@@ -196,7 +197,14 @@ def date_range_filter() -> tuple[date, date]:
 def choice_filter(label: str, options: list[str], key: str, everything: str) -> list[str]:
     """A box that starts empty, saying what empty means (`everything`: "All categories");
     what is picked shows as chips. Empty means every option."""
-    _restore(key, lambda: [value for value in st.query_params.get_all(key) if value in options])
+
+    def from_url() -> list[str]:
+        linked = [value for value in st.query_params.get_all(key) if value in options]
+        if linked:
+            st.session_state[KEPT + key] = linked  # a link's choice holds
+        return linked
+
+    _restore(key, from_url)
     st.session_state[key] = [value for value in st.session_state[key] if value in options]
     chosen = st.sidebar.multiselect(
         label, options, key=key, placeholder=everything, on_change=_keep, args=(key,)

@@ -29,13 +29,15 @@ st.html(
 )
 
 PAGES = [
-    # served at / (a default page's own path is not served) and, hidden, at /executive
-    st.Page("pages/executive.py", title="Executive", default=True, url_path="home"),
-    st.Page("pages/executive.py", title="Executive", url_path="executive", visibility="hidden"),
-    st.Page("pages/products.py", title="Product Performance"),
-    st.Page("pages/customers.py", title="Customer Analytics"),
-    st.Page("pages/funnel.py", title="Funnel Analysis"),
-    st.Page("pages/health.py", title="Data Health"),
+    # served at / (a default page's own path is not served) and, hidden, at /executive. The
+    # pages live in app/views, not app/pages: Streamlit serves a `pages` folder beside the entry
+    # script as pages of its own to a first request for their path, without this script
+    st.Page("views/executive.py", title="Executive", default=True, url_path="home"),
+    st.Page("views/executive.py", title="Executive", url_path="executive", visibility="hidden"),
+    st.Page("views/products.py", title="Product Performance"),
+    st.Page("views/customers.py", title="Customer Analytics"),
+    st.Page("views/funnel.py", title="Funnel Analysis"),
+    st.Page("views/health.py", title="Data Health"),
 ]
 
 try:

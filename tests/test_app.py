@@ -320,7 +320,7 @@ def test_executive_date_range_changes_the_totals(built: Built) -> None:
 
 
 def test_product_cards_follow_the_category_filter(built: Built) -> None:
-    app = render(built.environment, "pages/products.py")
+    app = render(built.environment, "views/products.py")
     assert_card_titles(app, "products")
     expected = sql(
         built,
@@ -336,7 +336,7 @@ def test_product_cards_follow_the_category_filter(built: Built) -> None:
     assert close(top.revenue.tolist(), [row[1] for row in expected])
     assert top.units.tolist() == [row[2] for row in expected]
 
-    app = render(built.environment, "pages/products.py", categories=["books"])
+    app = render(built.environment, "views/products.py", categories=["books"])
     top, categories, slow = (frame.value for frame in app.dataframe)
     assert set(top.category) == {"books"}
     assert categories.category.tolist() == ["books"]
@@ -359,7 +359,7 @@ def test_the_rating_sales_correlation_equals_numpys(built: Built) -> None:
 
     for categories in (None, ["electronics", "books"]):
         widgets = {"categories": categories} if categories else {}
-        app = render(built.environment, "pages/products.py", **widgets)
+        app = render(built.environment, "views/products.py", **widgets)
         where = "rating_rate is not null" + (
             f" and category in ({', '.join(repr(c) for c in categories)})" if categories else ""
         )
@@ -407,7 +407,7 @@ def test_customer_cards_follow_the_segment_filter(built: Built) -> None:
             counts[name] += 1
         return list(counts.values())
 
-    app = render(built.environment, "pages/customers.py")
+    app = render(built.environment, "views/customers.py")
     assert_card_titles(app, "customers")
     (distribution,) = chart(app, 1)
     assert distribution["y"] == bands(lifetime)
@@ -419,7 +419,7 @@ def test_customer_cards_follow_the_segment_filter(built: Built) -> None:
     assert spend["Low"] == sum(1 for row in lifetime if row[2] > 0 and row[1] < 500)
     assert_readable(app)
 
-    app = render(built.environment, "pages/customers.py", segments=["gold"])
+    app = render(built.environment, "views/customers.py", segments=["gold"])
     (distribution,) = chart(app, 1)
     assert distribution["y"] == bands([row for row in lifetime if row[0] == "gold"])
     top = table_with(app, "lifetime_value")
@@ -464,7 +464,7 @@ def test_tiers_and_win_back_equal_what_the_orders_say(built: Built) -> None:
                 lapsed[customer_id] = (name, yearly)
     assert lapsed, "the test build should hold win-back customers"
 
-    app = render(built.environment, "pages/customers.py")
+    app = render(built.environment, "views/customers.py")
     (bars,) = chart(app, 0)
     order = [tier for tier in ["bronze", "silver", "gold", "platinum"] if tier in tiers]
     assert bars["x"] == order
@@ -480,7 +480,7 @@ def test_tiers_and_win_back_equal_what_the_orders_say(built: Built) -> None:
     summary = f"**{len(lapsed):,}** customers, **{at_stake}** revenue at stake"
     assert any(summary in text.value for text in app.markdown), summary
 
-    gold = render(built.environment, "pages/customers.py", segments=["gold"])
+    gold = render(built.environment, "views/customers.py", segments=["gold"])
     assert chart(gold, 0)[0]["x"] == ["gold"]
     gold_names = sorted(
         lapsed[row[0]][0] for row in customers if row[1] == "gold" and row[0] in lapsed
@@ -518,7 +518,7 @@ def test_revenue_by_segment_follows_the_segment_at_order_time(built: Built) -> N
         )
     )
     app = render(
-        built.environment, "pages/customers.py", date_range=(start, end), segments=segments
+        built.environment, "views/customers.py", date_range=(start, end), segments=segments
     )
     (bars,) = chart(app, 4)
     assert bars["x"] == [segment for segment in segments if segment in expected]
@@ -547,14 +547,14 @@ def test_a_one_day_range_renders_every_page_readably(built: Built) -> None:
         built, "select count(distinct order_id) from fact_orders where order_date = ?", (day,)
     )[0]
     for page in (
-        "pages/executive.py",
-        "pages/products.py",
-        "pages/customers.py",
-        "pages/funnel.py",
+        "views/executive.py",
+        "views/products.py",
+        "views/customers.py",
+        "views/funnel.py",
     ):
         app = render(built.environment, page, date_range=(day, day))
         assert_readable(app)
-        if page == "pages/executive.py":
+        if page == "views/executive.py":
             assert headlines(app)["Total orders"] == f"{orders:,}"
 
 
@@ -574,14 +574,14 @@ def test_funnel_cards_follow_the_device_filter(built: Built) -> None:
         names = ["page_view", "search", "add_to_cart", "remove_from_cart", "purchase"]
         return [rows.get(name, 0) for name in names]
 
-    app = render(built.environment, "pages/funnel.py")
+    app = render(built.environment, "views/funnel.py")
     assert_card_titles(app, "funnel")
     assert chart(app, 2)[0]["y"] == events(None)
     hourly_events, _ = chart(app, 3)
     assert sum(hourly_events["y"]) == sum(events(None))
     assert len(hourly_events["x"]) == 24
 
-    app = render(built.environment, "pages/funnel.py", devices=["tablet"])
+    app = render(built.environment, "views/funnel.py", devices=["tablet"])
     assert chart(app, 2)[0]["y"] == events("tablet")
     devices = app.dataframe[1].value
     assert devices.device_type.tolist() == ["tablet"]
@@ -619,7 +619,7 @@ def test_the_funnel_and_its_rates_equal_sessions_counted_from_the_events(built: 
         for row in sql(built, SESSION_STEPS.format(group="device"), (start, end, *chosen))
     }
     total = [sum(counts[i] for counts in per_device.values()) for i in range(4)]
-    app = render(built.environment, "pages/funnel.py", date_range=(start, end), devices=chosen)
+    app = render(built.environment, "views/funnel.py", date_range=(start, end), devices=chosen)
 
     (bars,) = chart(app, 0)
     assert bars["y"] == ["Viewed a product", "Added to cart", "Purchased"]
@@ -672,7 +672,7 @@ def test_a_gate_failure_reaches_the_health_page_from_the_run_that_met_it(
     assert "error: quality gate failed: fact_orders.:row_count" in result.stderr
     assert file_hash(workspace.published) == published  # nothing new was published
 
-    app = render(workspace.environment, "pages/health.py", expect_error=True)
+    app = render(workspace.environment, "views/health.py", expect_error=True)
     assert [(t.value, t.proto.help) for t in app.subheader] == [
         (card, help_for(card)) for card in PAGE_CARDS["health"]
     ]
@@ -738,7 +738,7 @@ def test_a_gate_failure_reaches_the_health_page_from_the_run_that_met_it(
     # the next run passes the gate: the failure is history, no longer a banner
     again = workspace.run("run", LAKEHOUSE_CONTRACTS_DIR=str(REPO / "checks" / "contracts"))
     assert again.returncode == 0, again.stdout + again.stderr
-    app = render(workspace.environment, "pages/health.py")
+    app = render(workspace.environment, "views/health.py")
     assert app.success[0].value.startswith("The last run published at ")
     assert not [w.value for w in app.warning if "fail" in w.value.lower()]
     assert not app.error

@@ -222,7 +222,7 @@ def test_a_lost_partition_is_named_by_verify_failed_by_the_gate_and_restored_by_
 
         app = AppTest.from_file(APP, default_timeout=60)
         app.run()
-        app.switch_page("pages/health.py")
+        app.switch_page("views/health.py")
         app.run()
     assert not app.exception
     (refused,) = [error.value for error in app.error if "lake disagrees" in error.value]

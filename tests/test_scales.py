@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import E2E_DAYS, PAGE_CARDS, Built, settings_environment
 from tests.test_app import assert_readable, headlines, render
 
-PAGES = ["pages/executive.py", "pages/products.py", "pages/customers.py", "pages/funnel.py"]
+PAGES = ["views/executive.py", "views/products.py", "views/customers.py", "views/funnel.py"]
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def every_page_renders(built: Built) -> None:
         app = render(built.environment, page)
         assert len(app.metric) + len(app.subheader) >= 4, page
         assert_readable(app)
-    health = render(built.environment, "pages/health.py")
+    health = render(built.environment, "views/health.py")
     assert_readable(health)
     assert [title.value for title in health.subheader] == PAGE_CARDS["health"]
 
@@ -68,17 +68,17 @@ def test_a_range_without_orders_says_so_instead_of_drawing_empty_axes(tiny: Buil
             "select min(date_day) from daily_kpis where orders = 0 and date_day > "
             "(select min(date_day) from daily_kpis)"
         ).fetchone()
-    app = render(tiny.environment, "pages/executive.py", date_range=(day, day))
+    app = render(tiny.environment, "views/executive.py", date_range=(day, day))
     assert_readable(app)
     figures = headlines(app)
     assert figures["Total revenue"] == "$0.00"
     assert figures["Total orders"] == "0"
     assert figures["Average order value (0 revenue orders)"] == "—"
     assert "No data for this range." in [info.value for info in app.info]
-    products = render(tiny.environment, "pages/products.py", date_range=(day, day))
+    products = render(tiny.environment, "views/products.py", date_range=(day, day))
     assert_readable(products)
     assert "No data for this range." in [info.value for info in products.info]
-    customers = render(tiny.environment, "pages/customers.py", date_range=(day, day))
+    customers = render(tiny.environment, "views/customers.py", date_range=(day, day))
     assert_readable(customers)
     assert "No data for this range." in [info.value for info in customers.info]
 

@@ -143,7 +143,7 @@ def test_the_spark_build_passes_the_gate_and_renders_every_page(spark_built: Spa
     assert result.published == str(spark_built.workspace.published)
     assert result.dbt["pass"] > 200 and "error" not in result.dbt and "fail" not in result.dbt
     for page in PAGE_CARDS:
-        app = render(spark_built.workspace.environment, f"pages/{page}.py")
+        app = render(spark_built.workspace.environment, f"views/{page}.py")
         assert not app.exception, page
         if page == "health":  # its headline is a count, not a card
             assert [title.value for title in app.subheader] == PAGE_CARDS[page]

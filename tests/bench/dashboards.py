@@ -317,7 +317,7 @@ def render(spec: PageSpec, repeat: int) -> Render:
     app = AppTest.from_file(str(ENTRYPOINT), default_timeout=300)
     app.run()  # the default page (Executive): imports, the first run's fixed costs
     if spec.slug != "executive":
-        app.switch_page(f"pages/{spec.slug}.py")
+        app.switch_page(f"views/{spec.slug}.py")
         app.run()
     _check(app, spec)
 
