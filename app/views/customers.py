@@ -42,6 +42,22 @@ WIN_BACK_COLUMNS = [
 ]
 
 
+def customers_by_band(title: str, column: str, bands: list[str], x_title: str) -> None:
+    """A card counting the chosen segments' customers, as they are now, by one of the
+    customer_lifetime_value bands, every band on the axis in its order."""
+    card(title, NOW)
+    chart(
+        charts.bars,
+        queries.customers_by(column, chosen, bands),
+        values=["customers"],
+        x="band",
+        y="customers",
+        x_title=x_title,
+        y_title="Customers",
+        categorical=True,
+    )
+
+
 @auto_refresh("customers")
 def body() -> None:
     as_of = as_of_caption(refresh_seconds("customers"))
@@ -76,46 +92,25 @@ def body() -> None:
 
     left, right = st.columns(2)
     with left:
-        card("Lifetime value distribution", NOW)
-        bands = queries.customers_by("lifetime_value_band", chosen, queries.LIFETIME_VALUE_BANDS)
-        chart(
-            charts.bars,
-            bands,
-            values=["customers"],
-            x="band",
-            y="customers",
-            x_title="Lifetime value",
-            y_title="Customers",
-            categorical=True,
+        customers_by_band(
+            "Lifetime value distribution",
+            "lifetime_value_band",
+            queries.LIFETIME_VALUE_BANDS,
+            "Lifetime value",
         )
     with right:
-        card("Customer segments by spend", NOW)
-        spend = queries.customers_by("spend_segment", chosen, queries.SPEND_SEGMENTS)
-        chart(
-            charts.bars,
-            spend,
-            values=["customers"],
-            x="band",
-            y="customers",
-            x_title="Spend segment",
-            y_title="Customers",
-            categorical=True,
+        customers_by_band(
+            "Customer segments by spend", "spend_segment", queries.SPEND_SEGMENTS, "Spend segment"
         )
 
     card("Top 20 customers", NOW)
     table(queries.top_customers(chosen), "top_customers")
 
-    card("Order frequency", NOW)
-    frequency = queries.customers_by("order_frequency_band", chosen, queries.ORDER_FREQUENCY_BANDS)
-    chart(
-        charts.bars,
-        frequency,
-        values=["customers"],
-        x="band",
-        y="customers",
-        x_title="Revenue orders per customer",
-        y_title="Customers",
-        categorical=True,
+    customers_by_band(
+        "Order frequency",
+        "order_frequency_band",
+        queries.ORDER_FREQUENCY_BANDS,
+        "Revenue orders per customer",
     )
 
     card("Revenue by segment at order time", f"{in_range(start, end)} Revenue of {AT_ORDER_TIME}.")
