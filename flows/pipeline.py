@@ -32,6 +32,7 @@ from flows.operations.ops import publish_ops
 from flows.operations.repair import RepairPlan, plan_repair, reseal
 from flows.operations.run_history import describe_late, write_run
 from flows.operations.verify import check_manifests
+from flows.runtime.heartbeats import no_flow_heartbeats
 from flows.runtime.lock import writer_lock
 from flows.settings import (
     Settings,
@@ -302,7 +303,8 @@ def run_pipeline(
         "lakehouse run: %s → %s, seed %s, scale %g%s",
         start, end, world.seed, world.scale_factor, ", full refresh" if full_refresh else "",
     )  # fmt: skip
-    with open_sources(settings, through=end) as sources:
+    # the sources' simulation and the ingestion are subflows: this run's heartbeat speaks for them
+    with no_flow_heartbeats(), open_sources(settings, through=end) as sources:
         plan: RepairPlan = prepare_lake(settings)
         reports = ingest(sources.settings, start, end, identities=sources.identities)
     result.rows_landed = summarize(reports)

@@ -16,6 +16,7 @@ from flows.ingestion.catalog import ingest_catalog_api
 from flows.ingestion.clickstream import ingest_clickstream
 from flows.ingestion.shop import ingest_shop_db
 from flows.lake.partitions import Lake
+from flows.runtime.heartbeats import no_flow_heartbeats
 from flows.settings import Settings, check_window
 from flows.sources.identity import SourceIdentity, check_sources, record_sources
 
@@ -36,11 +37,12 @@ def ingest(
     lake = Lake.from_settings(settings)
     check_sources(lake, identities, settings.storage.lake_uri)
     record_sources(lake, identities, run_id())
-    return [
-        ingest_catalog_api(settings, start, end),
-        ingest_shop_db(settings, start, end),
-        ingest_clickstream(settings, start, end),
-    ]
+    with no_flow_heartbeats():  # subflows: this run's heartbeat speaks for them
+        return [
+            ingest_catalog_api(settings, start, end),
+            ingest_shop_db(settings, start, end),
+            ingest_clickstream(settings, start, end),
+        ]
 
 
 def summarize(reports: list[SourceReport], what: str = "landed") -> dict[str, int]:

@@ -21,6 +21,8 @@ from contextlib import contextmanager
 
 import httpx
 
+from flows.runtime.heartbeats import no_flow_heartbeats
+
 PR_SET_PDEATHSIG = 1
 
 
@@ -136,7 +138,9 @@ def prefect_api(
         # no UI is served and the server ends with the run: no "View at" links to print
         with temporary_settings(updates={PREFECT_API_URL: url, PREFECT_UI_URL: ""}):
             try:
-                yield url
+                # the server ends with this process: no one is left to read a heartbeat
+                with no_flow_heartbeats():
+                    yield url
             finally:
                 _flush_to_api()
     finally:
