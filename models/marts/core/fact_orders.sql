@@ -98,10 +98,13 @@ final as (
         lines.order_updated_at
 
     from lines
+    -- every condition a comparison (no "or valid_to is null"): an OR in a left join's
+    -- condition made DuckDB loop over every pair of line and customer version (157 s of
+    -- SF100's build); this hash-joins on customer_id (0.5 s)
     left join dim_customers
         on lines.customer_id = dim_customers.customer_id
         and lines.order_at >= dim_customers.valid_from
-        and (lines.order_at < dim_customers.valid_to or dim_customers.valid_to is null)
+        and lines.order_at < coalesce(dim_customers.valid_to, {{ utc_timestamp("'9999-12-31'") }})
     left join dim_products
         on lines.product_id = dim_products.product_id
 
