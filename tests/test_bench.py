@@ -21,7 +21,8 @@ def test_the_benchmark_runs_every_stage_and_writes_its_report(
     output = tmp_path / "benchmarks.md"
     bench.main(
         [
-            "--scales", "0.05",
+            "--scales", "0.05", "0.02",
+            "--stage-scales", "0.05",  # stage by stage; SF0.02: one run and the next day
             "--days", "3",
             "--s3-scales",  # none: the S3 comparison runs four full runs
             "--generator-scale", "0.05",
@@ -35,15 +36,67 @@ def test_the_benchmark_runs_every_stage_and_writes_its_report(
     for section in ("# Benchmarks", "- Machine:", "- Versions:", "## Scale factor 0.05 (3 days",
                     "## Targets", "## Generator"):  # fmt: skip
         assert section in report
-    for stage in ("sources", "ingest", "build", "new day"):
+    for stage in ("sources", "ingest", "build", "new day", "run", "new day after run"):
         assert re.search(rf"^\| {re.escape(stage)} \| `lakehouse .+` \| [\d.]+ \|", report, re.M)
-    peaks = [float(value) for value in re.findall(r"\| ([\d.]+) GiB \|", report)]
-    assert len(peaks) == 4 and all(peak > 0 for peak in peaks), "every stage's memory sampled"
+    peaks = [float(value) for value in re.findall(r"^\|.* ([\d.]+) GiB \|$", report, re.M)]
+    assert len(peaks) == 6 and all(peak > 0 for peak in peaks), "every stage's memory sampled"
+    # the run-only scale: its disk, where each command's time went, the new day's share
+    # (scales in ascending order)
+    run_only = report[report.index("## Scale factor 0.02") : report.index("## Scale factor 0.05")]
+    assert "| sources |" not in run_only and "| run |" in run_only
+    assert re.search(
+        r"- disk after `lakehouse run`: [\d.]+ [MG]iB \(lake [\d.]+ [MG]iB, landing", run_only
+    )
+    for command in ("run", "daily"):
+        went = re.search(rf"- where `lakehouse {command}`'s [\d.]+ s went: (.+)", run_only)
+        phases = [part.rsplit(" ", 2)[0] for part in went.group(1).split(", ")]
+        assert phases[0] == "start-up" and phases[-1] == "publish and exit", phases
+        assert {"catalog", "shop", "clickstream", "dbt build", "gate"} <= set(phases)
+    assert re.search(
+        r"\| one new day \(`lakehouse daily` after `lakehouse run`\) at SF0.02 \|", report
+    )
     events = int(re.search(r"events ([\d,]+)", report).group(1).replace(",", ""))
     assert events > 0
     assert "one new day after a full SF0.05 build" in report
     assert "- Spark: not measured (--no-spark)" in report
     assert not (tmp_path / "bench" / "sf0.05").exists(), "each scale's folder is removed"
+    assert not (tmp_path / "bench" / "sf0.02-run").exists()
+
+
+def test_a_command_past_the_benchmarks_budget_is_stopped_and_its_phase_named(
+    tmp_path: Path, prefect_api: PrefectServer
+) -> None:
+    """An SF1000 attempt's limit: a `lakehouse run` given a budget shorter than itself is
+    stopped with its whole process group (its temporary Prefect server, the embedded shop),
+    and the report says where it was."""
+    environment = bench.environment_for(tmp_path, 0.05, 3)
+    environment.pop("PREFECT_API_URL", None)  # its own temporary server, as a user's run
+    stopped = bench.measure(["run"], environment, tmp_path, budget_seconds=12, check=False)
+    assert stopped.failure.startswith("stopped at the budget of 0.2 min, in "), stopped.failure
+    assert stopped.failure.endswith(stopped.reached())
+    assert 12 <= stopped.seconds < 60
+    assert processes_of(tmp_path) == [], "every process of the stopped run ended"
+    report = bench.render("cmd", [_run_only(stopped)], None, [])
+    assert f"| SF1000 `lakehouse run` | {stopped.failure} | ≤ 900 s | **not met** |" in report
+    assert f"- `lakehouse run` did not finish: {stopped.failure}" in report
+
+
+def processes_of(folder: Path) -> list[str]:
+    """Processes whose environment names the folder: the run and every child it started."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and str(folder).encode() in (entry / "environ").read_bytes():
+                found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:  # ended meanwhile, or not ours to read
+            continue
+    return found
+
+
+def _run_only(run: bench.Measured) -> bench.ScaleReport:
+    report = bench.ScaleReport(1000, 730)
+    report.stages["run"] = run
+    return report
 
 
 def test_the_s3_benchmark_reports_each_placement_and_what_a_request_costs(
