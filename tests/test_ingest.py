@@ -446,3 +446,26 @@ def test_every_change_between_two_extractions_lands_from_the_change_log(
     assert sources.ingest(last, last)["shop"].landed == Counter(
         customers=0, orders=0, order_items=0
     ), "read again, the change log adds nothing"
+
+
+def test_landing_lines_skip_empty_and_space_only_lines_and_keep_every_line_number() -> None:
+    """What a JSON-lines reader skips (empty lines, lines of spaces) is skipped; anything else,
+    a tab or a carriage return alone included, is a line to parse (and quarantine if bad)."""
+    import duckdb
+
+    from flows.ingestion.clickstream import split_lines
+
+    connection = duckdb.connect()
+    content = '{"a":1}\n\n   \n\t\n  {"b":2}  \n\r\n{"c":3}'
+    connection.register(
+        "landing_text", pa.table({"file": ["f.ndjson", "empty.ndjson"], "content": [content, ""]})
+    )
+    split_lines(connection)
+    lines = connection.sql("select file, number, line from landing_lines order by all").fetchall()
+    assert lines == [
+        ("f.ndjson", 1, '{"a":1}'),
+        ("f.ndjson", 4, "\t"),
+        ("f.ndjson", 5, '  {"b":2}  '),
+        ("f.ndjson", 6, "\r"),
+        ("f.ndjson", 7, '{"c":3}'),
+    ]
