@@ -97,6 +97,8 @@ class Measured:
                 marks.append(("start-up", 0.0))
                 label = "flow start"
             marks.append((label, offset))
+        if not marks:  # it ended before its first flow run began
+            return []
         ends = [offset for _, offset in marks[1:]] + [self.seconds]
         spent = [(name, end - start) for (name, start), end in zip(marks, ends, strict=True)]
         # the first flow run's own start is start-up too
