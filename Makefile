@@ -83,7 +83,7 @@ doctor: $(INSTALLED)  ## check settings, lake, httpfs, sources and Prefect; say 
 
 # SCALES="1 10 100" adds scale factor 100 (minutes, a few GiB of disk); docs/benchmarks.md
 SCALES ?= 1 10
-bench: $(TEST_INSTALLED)  ## benchmarks: stages, one new day, generator, S3 vs local -> docs/benchmarks.md
+bench: $(TEST_INSTALLED)  ## benchmarks: stages, a run and its next day, generator, S3 vs local -> docs/benchmarks.md
 	$(BIN)/python -m tests.bench.pipeline --scales $(SCALES) --full-run
 	@test -f data/warehouse/lakehouse.duckdb || $(BIN)/lakehouse run
 	$(BIN)/python -m tests.bench.dashboards --output docs/benchmarks.md
