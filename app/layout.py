@@ -8,10 +8,10 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from app import queries
+from app.charts import Chart
 from app.glossary import help_for
 from flows.settings import DashboardSettings, load_concern
 
@@ -246,14 +246,19 @@ def has_data(frame: pd.DataFrame, values: list[str]) -> bool:
 
 
 def chart(
-    figure: Callable[..., go.Figure], frame: pd.DataFrame, *, values: list[str], **options: object
+    figure: Callable[..., Chart], frame: pd.DataFrame, *, values: list[str], **options: object
 ) -> None:
     """A chart of `frame` by `figure(frame, **options)`, or "No data for this range." instead of
     empty axes when none of its `values` columns holds a figure."""
     if not has_data(frame, values):
         st.info(NO_DATA)
         return
-    st.plotly_chart(figure(frame, **options))
+    draw(figure(frame, **options))
+
+
+def draw(drawn: Chart) -> None:
+    """A chart as wide as its column, in Streamlit's theme."""
+    st.vega_lite_chart(drawn.data, drawn.spec, width="stretch")
 
 
 # --- tables ---------------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
@@ -16,6 +15,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
 from app.glossary import CARDS, help_for
@@ -163,19 +163,45 @@ def money(value: Decimal) -> str:
     return f"${Decimal(value).quantize(CENT, ROUND_HALF_UP):,}"
 
 
-def _values(encoded: object) -> list:
-    """A Plotly trace array, plain or base64-typed ({'dtype', 'bdata'})."""
-    if isinstance(encoded, dict) and "bdata" in encoded:
-        return np.frombuffer(base64.b64decode(encoded["bdata"]), dtype=encoded["dtype"]).tolist()
-    return list(encoded)
+def _drawn(app: AppTest, index: int) -> tuple[pd.DataFrame, dict]:
+    """The rows and the Vega-Lite spec of the page's index-th chart, as sent to the browser."""
+    element = app.get("vega_lite_chart")[index]
+    return convert_arrow_bytes_to_pandas_df(element.proto.data.data), json.loads(element.proto.spec)
+
+
+def _plain(values: pd.Series) -> list:
+    """Cell values as a reader compares them: days as their ISO text, numbers as Python's."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return [str(value) for value in values]
+    return values.tolist()
+
+
+def _series(rows: pd.DataFrame, encoding: dict, name: str) -> dict:
+    return {
+        "x": _plain(rows[encoding["x"]["field"]]),
+        "y": _plain(rows[encoding["y"]["field"]]),
+        "name": name,
+    }
 
 
 def chart(app: AppTest, index: int) -> list[dict]:
-    spec = json.loads(app.get("plotly_chart")[index].proto.spec)
-    return [
-        {axis: _values(trace[axis]) for axis in ("x", "y") if axis in trace}
-        for trace in spec["data"]
-    ]
+    """The chart's series as drawn, each {"x": [...], "y": [...], "name": ...}: one per panel
+    of a vertical concatenation (its filter), else one per colour, in the legend's order."""
+    data, spec = _drawn(app, index)
+    if "vconcat" in spec:
+        series = []
+        for panel in spec["vconcat"]:
+            (keep,) = (step["filter"] for step in panel.get("transform", []))
+            rows = data[data[keep["field"]] == keep["equal"]]
+            series.append(_series(rows, panel["encoding"], keep["equal"]))
+        return series
+    encoding = spec.get("encoding", {}) | spec.get("layer", [{}])[0].get("encoding", {})
+    color = encoding.get("color")
+    if color is None:
+        return [_series(data, encoding, "")]
+    names = color.get("scale", {}).get("domain") or list(dict.fromkeys(data[color["field"]]))
+    groups = [data[data[color["field"]] == name] for name in names]
+    return [_series(rows, encoding, name) for name, rows in zip(names, groups, strict=True)]
 
 
 def close(left: list, right: list) -> bool:
@@ -202,12 +228,11 @@ def assert_readable(app: AppTest) -> None:
         for column in text.columns:
             leaked = text[column].astype(str).str.contains(UNREADABLE)
             assert not leaked.any(), (column, text[column][leaked].tolist())
-    for element in app.get("plotly_chart"):
-        spec = json.loads(element.proto.spec)
-        for trace in spec["data"]:
+    for index in range(len(app.get("vega_lite_chart"))):
+        for series in chart(app, index):
             for axis in ("x", "y"):
-                values = _values(trace.get(axis, []))
-                assert not any(v is None or v != v for v in values), (trace.get("name"), axis)
+                values = series[axis]
+                assert not any(v is None or v != v for v in values), (series["name"], axis)
 
 
 def table_with(app: AppTest, column: str) -> pd.DataFrame:
@@ -217,8 +242,10 @@ def table_with(app: AppTest, column: str) -> pd.DataFrame:
 
 
 def categorical_axes(app: AppTest, index: int) -> list[str]:
-    layout = json.loads(app.get("plotly_chart")[index].proto.spec)["layout"]
-    return [axis for axis in ("xaxis", "yaxis") if layout.get(axis, {}).get("type") == "category"]
+    """The chart's axes that place categories (every label its own slot, in the data's order)."""
+    _, spec = _drawn(app, index)
+    encoding = spec.get("encoding", {})
+    return [f"{axis}axis" for axis in ("x", "y") if encoding.get(axis, {}).get("type") == "nominal"]
 
 
 def test_every_card_has_one_definition_and_the_glossary_is_current() -> None:
@@ -647,8 +674,9 @@ def test_the_funnel_and_its_rates_equal_sessions_counted_from_the_events(built: 
     assert conversion["y"] == pytest.approx([row[4] / row[1] for row in daily])
 
     # counts of very different sizes each get their own value axis
-    spec = json.loads(app.get("plotly_chart")[4].proto.spec)
-    assert [trace["yaxis"] for trace in spec["data"]] == ["y", "y2", "y3"]
+    _, spec = _drawn(app, 4)
+    assert len(spec["vconcat"]) == 3
+    assert spec["resolve"]["scale"]["y"] == "independent"
     assert_readable(app)
 
 

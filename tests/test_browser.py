@@ -1,7 +1,7 @@
 """The dashboards in a real browser: `streamlit run` on a free port, headless Chromium.
 
 The unit tests (tests/test_app.py) check the figures the pages build; only a browser shows what
-Plotly and Streamlit then draw: a category Plotly puts on a numeric axis is silently dropped, a
+Vega-Lite and Streamlit then draw: a category on a numeric axis is silently dropped, a
 headline figure too wide for its column is cut with an ellipsis. So every page is opened at 1280
 and 1920 px wide and checked for:
 
@@ -19,6 +19,7 @@ LAKEHOUSE_BROWSER_PATH to use another (GitHub's runners: google-chrome).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -28,8 +29,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 import pytest
+from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
+from streamlit.testing.v1 import AppTest
 
 from app.serve import options, wait_until_healthy
 from tests.bench.browser import BROWSER_ARGS
@@ -39,7 +43,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 SCREENSHOTS = REPO / "test-output" / "screenshots"
 WIDTHS = (1280, 1920)  # a laptop and a desktop screen
-LOAD_TIMEOUT_MS = 60_000  # a page's run plus Plotly's lazily loaded 4.7 MB bundle, on 2 busy cores
+LOAD_TIMEOUT_MS = 60_000  # a page's run plus the lazily loaded chart and grid code, on 2 busy cores
 # Text that must never reach the reader. Case-sensitive words with word boundaries, so
 # "Nonetheless" or "nanosecond" pass; "$nan" is caught by \bnan\b ($ is not a word character)
 # and any *Error exception name ("ValueError") by \w*Error.
@@ -109,26 +113,25 @@ def browser() -> Iterator[object]:
 
 
 # Settled: the script run is over (Streamlit's running indicator is gone), no element is still a
-# loading skeleton (charts and tables load their code lazily), every chart has drawn a group per
-# visible trace, and nothing has moved for a few polls (Streamlit sizes a chart to its column,
-# then Plotly redraws).
+# loading skeleton (charts and tables load their code lazily), every chart has drawn its marks,
+# and nothing has moved for a few polls (Streamlit sizes a chart to its column, then Vega
+# redraws).
 SETTLED = """
 () => {
   const app = document.querySelector('[data-testid="stApp"]');
   if (!app || app.dataset.testScriptState !== 'notRunning') return false;
   if (document.querySelector('[data-testid="stSkeleton"]')) return false;
   if (!document.querySelector('[data-testid="stHeading"]')) return false;
-  const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
-  const graphs = charts.map(chart => chart.querySelector('.js-plotly-plot'));
-  const drawn = gd => gd && gd._fullLayout && gd.querySelector('.main-svg')
-    && gd.querySelectorAll('.main-svg g.trace').length
-       >= gd._fullData.filter(trace => trace.visible === true).length;
-  if (!graphs.every(drawn)) return false;
+  const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')];
+  if (!charts.every(chart => chart.querySelector('svg .role-mark'))) return false;
   const main = document.querySelector('[data-testid="stMain"]');
   const signature = JSON.stringify([
     main ? main.scrollHeight : 0,
-    graphs.map(gd => [gd._fullLayout.width, gd._fullLayout.height,
-                      [...gd.querySelectorAll('.point, .js-line')].length]),
+    charts.map(chart => {
+      const svg = chart.querySelector('svg');
+      return [svg.getAttribute('width'), svg.getAttribute('height'),
+              chart.querySelectorAll('.role-mark > path').length];
+    }),
   ]);
   if (window.__settledSignature === signature) window.__settledPolls += 1;
   else { window.__settledSignature = signature; window.__settledPolls = 0; }
@@ -205,7 +208,7 @@ def test_no_error_or_missing_value_text(visit: Visit) -> None:
     """
     text = visit.page.inner_text("body")
     chart_text = visit.page.evaluate(
-        "() => [...document.querySelectorAll('.js-plotly-plot .main-svg text')]"
+        "() => [...document.querySelectorAll('[data-testid=\"stVegaLiteChart\"] svg text')]"
         ".map(node => node.textContent).join('\\n')"
     )
     table_cells = visit.page.evaluate(
@@ -221,131 +224,90 @@ def test_no_error_or_missing_value_text(visit: Visit) -> None:
     assert not found, f"{visit.label} shows error or missing-value text:\n" + "\n".join(found)
 
 
-# For each chart (in page order, named by the card title above it), per visible trace: the data
-# points, and those Plotly drew. A data point counts when both coordinates are present (a null
-# value is no point). Drawn means, in the plot's own pixel frame (0..axis length, 1 px slack):
-# - bar: its `g.point > path` has a `d` other than Plotly's "M0,0Z" placeholder, with finite
-#   coordinates, and its middle along the category axis inside the plot area. Plotly gives a bar
-#   of value 0 a zero-height path at its category, so it counts: the check is that the category
-#   has a place on the axis, not that the bar has a visible height;
-# - scatter with markers: its `path.point` has a finite translate() inside the plot area (Plotly
-#   removes the marker of a point it cannot place);
-# - scatter with lines only (no per-point element): the point's calcdata position through the
-#   axes (x.c2p, y.c2p) is finite and inside the plot area.
-# Grouped bars are one trace each, checked each on its own. A bar of a null value is no data point,
-# though Plotly may draw a flat placeholder for it: elements drawn beyond the data are not counted.
-# Any other trace type is reported, so the check is extended rather than silently skipped.
+# For each chart (in page order, named by the card title above it): its points Vega drew, and
+# where. A point is one element of a bar or point mark (`g.role-mark.mark-rect > path`,
+# `.mark-symbol > path`; a line's points are its point marks; text labels and legends are not
+# points). Drawn means its coordinates are numbers (Vega writes NaN for a value its scale
+# cannot place) and its middle lies inside its view's plot area (the view's background
+# rectangle, 1 px slack). A bar of value 0 has no height but has its place, so it counts.
 DRAWN_POINTS = """
 () => {
-  const present = value => value !== null && value !== undefined && value !== ''
-    && !(typeof value === 'number' && Number.isNaN(value));
-  const inside = (value, length) => Number.isFinite(value) && value >= -1 && value <= length + 1;
-  // the data index Plotly bound to a drawn element (its calcdata entry), else its order
-  const dataIndex = (node, j) => (node.__data__ && node.__data__.i !== undefined
-                                  ? node.__data__.i : j);
   const headings = [...document.querySelectorAll('[data-testid="stHeading"]')];
-  const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
+  const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')];
   return charts.map((chart, chartIndex) => {
     const title = headings
       .filter(h => h.compareDocumentPosition(chart) & Node.DOCUMENT_POSITION_FOLLOWING)
       .map(h => h.innerText.trim()).pop() || '';
-    const gd = chart.querySelector('.js-plotly-plot');
-    if (!gd || !gd._fullData) return {chart: chartIndex, title, error: 'no Plotly graph'};
-    const layout = gd._fullLayout;
-    const drawn = new Map();  // trace index -> Set of drawn data indices
-    const problems = [];
-    for (const group of gd.querySelectorAll('.cartesianlayer g.trace')) {
-      const calc = group.__data__;
-      const trace = calc && calc[0] && calc[0].trace;
-      if (!trace) continue;
-      const plot = layout._plots[trace.xaxis + trace.yaxis];
-      const xa = plot.xaxis, ya = plot.yaxis;
-      const seen = drawn.get(trace.index) || new Set();
-      drawn.set(trace.index, seen);
-      if (trace.type === 'bar') {
-        const across = trace.orientation === 'h' ? ya._length : xa._length;
-        group.querySelectorAll('g.point').forEach((point, j) => {
-          const path = point.querySelector('path');
-          const d = path ? path.getAttribute('d') || '' : '';
-          const numbers = (d.match(/-?[0-9.]+(?:e[-+]?[0-9]+)?/gi) || []).map(Number);
-          if (!d || d === 'M0,0Z' || d.includes('NaN') || !numbers.length
-              || !numbers.every(Number.isFinite)) return;
-          const box = path.getBBox();
-          const middle = trace.orientation === 'h' ? box.y + box.height / 2
-                                                   : box.x + box.width / 2;
-          if (inside(middle, across)) seen.add(dataIndex(point, j));
-        });
-      } else if (trace.type === 'scatter' && (trace.mode || '').includes('markers')) {
-        group.querySelectorAll('path.point').forEach((point, j) => {
-          const transform = point.getAttribute('transform') || '';
-          const match = /translate\\(([^,]+),([^)]+)\\)/.exec(transform);
-          if (match && inside(Number(match[1]), xa._length)
-              && inside(Number(match[2]), ya._length)) seen.add(dataIndex(point, j));
-        });
-      } else if (trace.type === 'scatter' && (trace.mode || '').includes('lines')) {
-        calc.forEach((entry, j) => {
-          if (inside(xa.c2p(entry.x), xa._length) && inside(ya.c2p(entry.y), ya._length)) {
-            seen.add(entry.i !== undefined ? entry.i : j);
-          }
-        });
+    const points = [...chart.querySelectorAll(
+      'g.role-mark.mark-rect > path, g.role-mark.mark-symbol > path')];
+    const misplaced = [];
+    let drawn = 0;
+    for (const point of points) {
+      const where = (point.getAttribute('d') || '') + (point.getAttribute('transform') || '');
+      const view = point.closest('g.mark-group')?.querySelector(':scope > g > path.background');
+      const area = view?.getBoundingClientRect();
+      const box = point.getBoundingClientRect();
+      const x = box.x + box.width / 2, y = box.y + box.height / 2;
+      const inside = area && x >= area.left - 1 && x <= area.right + 1
+        && y >= area.top - 1 && y <= area.bottom + 1;
+      if (!where.includes('NaN') && Number.isFinite(x) && Number.isFinite(y) && inside) {
+        drawn += 1;
       } else {
-        problems.push(`trace ${trace.index} is a ${trace.type} (mode ${trace.mode}): ` +
-                      'this check does not know how Plotly draws it');
+        misplaced.push(point.getAttribute('aria-label') || where.slice(0, 60));
       }
     }
-    const traces = gd._fullData.filter(trace => trace.visible === true).map(trace => {
-      const xs = trace.x || [], ys = trace.y || [];
-      const expected = [];
-      for (let i = 0; i < trace._length; i += 1) {
-        if (present(xs[i]) && present(ys[i])) expected.push(i);
-      }
-      const seen = drawn.get(trace.index) || new Set();
-      const where = trace.type === 'bar' && trace.orientation === 'h' ? ys : xs;
-      return {
-        index: trace.index, name: trace.name || '', type: trace.type, mode: trace.mode || null,
-        expected: expected.length, drawn: expected.filter(i => seen.has(i)).length,
-        missing: expected.filter(i => !seen.has(i)).map(i => String(where[i])),
-      };
-    });
-    return {
-      chart: chartIndex, title, problems, traces,
-      xaxis: layout.xaxis ? layout.xaxis.type : null,
-      yaxis: layout.yaxis ? layout.yaxis.type : null,
-    };
+    return {chart: chartIndex, title, drawn, misplaced};
   });
 }
 """
 
 
-def test_every_chart_draws_all_its_points(visit: Visit) -> None:
+def sent_points(environment: dict[str, str], name: str) -> list[int]:
+    """Per chart of the page with its default filters, in page order: the rows sent to the
+    browser with both positions present (a null value is no point), read from Streamlit's
+    own script run of the page."""
+    with mock.patch.dict(os.environ, environment):
+        app = AppTest.from_file(REPO / "app" / "streamlit_app.py", default_timeout=60)
+        app.run()
+        app.switch_page(f"views/{name}.py")
+        app.run()
+    counts = []
+    for element in app.get("vega_lite_chart"):
+        data = convert_arrow_bytes_to_pandas_df(element.proto.data.data)
+        spec = json.loads(element.proto.spec)
+        view = spec["vconcat"][0] if "vconcat" in spec else spec
+        encoding = view.get("encoding", {}) | view.get("layer", [{}])[0].get("encoding", {})
+        positions = [encoding[axis]["field"] for axis in ("x", "y")]
+        counts.append(int(data[positions].notna().all(axis=1).sum()))
+    return counts
+
+
+@pytest.fixture(scope="module")
+def sent(built: Built) -> dict[str, list[int]]:
+    return {name: sent_points(built.environment, name) for name in PAGE_CARDS}
+
+
+def test_every_chart_draws_all_its_points(visit: Visit, sent: dict[str, list[int]]) -> None:
     """Every data point of every chart is drawn where its axis places it.
 
-    Plotly guesses an axis type from the values: categories such as "0", "1", "2-3", "10+"
-    make a numeric axis on which "2-3" has no place, and those bars vanish without an error.
-    Counting the figure's points against the SVG Plotly drew catches any such drop.
+    An axis of the wrong type drops points without an error: labels such as "0", "1", "2-3"
+    on a numeric scale, a day the time scale cannot parse. Counting the rows the page sent
+    against the marks Vega placed inside its plot area catches any such drop.
     """
     charts = visit.page.evaluate(DRAWN_POINTS)
+    expected = sent[visit.name]
     failures = []
-    for chart in charts:
-        where = f"chart {chart['chart'] + 1} {chart['title']!r}"
-        if chart.get("error"):
-            failures.append(f"{where}: {chart['error']}")
+    if len(charts) != len(expected):
+        failures.append(f"{len(expected)} charts sent, {len(charts)} drawn")
+    for chart, points in zip(charts, expected, strict=False):
+        if chart["drawn"] == points and not chart["misplaced"]:
             continue
-        failures += [f"{where}: {problem}" for problem in chart["problems"]]
-        axes = f"x axis {chart['xaxis']}, y axis {chart['yaxis']}"
-        for trace in chart["traces"]:
-            if trace["drawn"] == trace["expected"]:
-                continue
-            missing = trace["missing"]
-            shown = ", ".join(missing[:10]) + (
-                f" and {len(missing) - 10} more" if missing[10:] else ""
-            )
-            failures.append(
-                f"{where}, trace {trace['index']} {trace['name']!r} ({trace['type']}): "
-                f"{trace['expected']} data points, {trace['drawn']} drawn"
-                + (f"; not drawn: {shown}" if missing else "")
-                + f" ({axes})"
-            )
+        missing = chart["misplaced"]
+        shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if missing[10:] else "")
+        failures.append(
+            f"chart {chart['chart'] + 1} {chart['title']!r}: {points} data points, "
+            f"{chart['drawn']} drawn" + (f"; misplaced: {shown}" if missing else "")
+        )
     assert not failures, f"{visit.label}: points missing from charts:\n" + "\n".join(failures)
 
 

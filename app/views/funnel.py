@@ -14,6 +14,7 @@ from app.layout import (
     chart,
     choice_filter,
     date_range_filter,
+    draw,
     in_range,
     last_days,
     refresh_seconds,
@@ -70,7 +71,7 @@ def body() -> None:
     if devices.empty:
         st.info(NO_DATA)
     else:
-        st.plotly_chart(charts.funnel(funnel_steps(devices)))
+        draw(charts.funnel(funnel_steps(devices)))
         table(devices.drop(columns="sessions"), "conversion_funnel", FUNNEL_LABELS)
 
     card("Conversion rates over time", in_range(start, end))

@@ -4,8 +4,8 @@ Chromium.
 Each page's first visit is timed on a fresh server (its own process, so every cache is cold and
 the app's modules are imported by that visit, as after a restart or a deploy), in a fresh
 browser context. The page is drawn when Streamlit's script state is back to "not running", no
-element is stale, every card title the page shows is in the page, and every Plotly chart and
-table has been drawn. A filter change then picks one option of the page's choice box (empty
+element is stale, every card title the page shows is in the page, and every chart (its marks)
+and table has been drawn. A filter change then picks one option of the page's choice box (empty
 at first, meaning every option; the Executive page has none: its date range starts a year
 later instead) and is timed from the click that opens the box to the end of the rerun the
 pick starts, charts redrawn.
@@ -70,9 +70,9 @@ DRAWN = """
   if (document.querySelector('[data-stale="true"]')) return false;
   const text = document.body.innerText;
   if (!titles.every((title) => text.includes(title))) return false;
-  const plots = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
+  const plots = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')];
   if (plots.length < charts) return false;
-  if (!plots.every((plot) => plot.querySelector('.main-svg .trace'))) return false;
+  if (!plots.every((plot) => plot.querySelector('svg .role-mark > path'))) return false;
   const grids = document.querySelectorAll('[data-testid="stDataFrame"] canvas');
   if (grids.length < tables) return false;
   window.__benchDrawn = performance.now();
@@ -159,8 +159,10 @@ def run(self):
             with open(log, "a") as out:
                 out.write(f"{(time.perf_counter() - began) * 1000}\n")
 StreamlitPage.run = run
-from app.serve import warm_up
+from app.serve import warm_pages, warm_up
 warm_up()  # as `lakehouse serve` (app/serve.py) does before it listens
+warm_pages()
+open(log, "w").close()  # the warm-up's runs are not a visitor's
 from streamlit.web.cli import main
 main(prog_name="streamlit")
 """

@@ -10,10 +10,10 @@ Per page (Executive, Product Performance, Customer Analytics, Funnel Analysis, D
   visit runs them (the filters' choices and the as-of day included): p50 and p95;
 - cached render: the page's script run by Streamlit (streamlit.testing AppTest, in this
   process) when every query is a cache hit: the time of the page's own script
-  (`st.Page.run`: its queries' cache lookups, building the Plotly figures, every element
-  marshalled for the browser), and its parts: building figures (app.charts), `st.plotly_chart`
-  (the figure validated and serialised to JSON), tables (`st.dataframe` and the CSV download
-  built with it), query cache hits; the same run on an empty cache is the uncached render;
+  (`st.Page.run`: its queries' cache lookups, building the chart specs, every element
+  marshalled for the browser), and its parts: building figures (app.charts),
+  `st.vega_lite_chart` (the spec and its rows serialised), tables (`st.dataframe` and the CSV
+  download built with it), query cache hits; the same run on an empty cache is the uncached render;
 - first visit (headless Chromium, `streamlit run` on a fresh server per visit, so every cache
   is cold): from the request to the page drawn, every card title, chart and table in place and
   Streamlit's script state back to not running; filter change: one sidebar filter changed to
@@ -236,7 +236,7 @@ def hugeint_baseline(warehouse: Path, repeat: int) -> Baseline:
 # --- the page's script run by Streamlit -----------------------------------------------------
 
 ROOT = "page"
-PARTS = ("figures", "plotly_chart", "tables", "cache hits", "settings")
+PARTS = ("figures", "vega_lite_chart", "tables", "cache hits", "settings")
 
 
 @dataclass
@@ -280,13 +280,13 @@ def instrumented(clock: Clock) -> Iterator[None]:
 
     patches = [
         (StreamlitPage, "run", clock.wrap(ROOT, StreamlitPage.run)),
-        (streamlit, "plotly_chart", clock.wrap("plotly_chart", streamlit.plotly_chart)),
+        (streamlit, "vega_lite_chart", clock.wrap("vega_lite_chart", streamlit.vega_lite_chart)),
         (layout, "table", clock.wrap("tables", layout.table)),
         (queries, "query", clock.wrap("cache hits", queries.query)),
         (data, "warehouse_path", clock.wrap("settings", data.warehouse_path)),
         *[
             (charts, name, clock.wrap("figures", getattr(charts, name)))
-            for name in ("monthly_trend", "bars", "bubbles")
+            for name in ("monthly_trend", "bars", "bubbles", "funnel", "rates", "panels")
         ],
     ]
     originals = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
@@ -346,7 +346,7 @@ def render(spec: PageSpec, repeat: int) -> Render:
         parts_ms=parts,
         apptest_ms=p50([whole for _, whole in runs]),
         titles=titles,
-        charts=len(app.get("plotly_chart")),
+        charts=len(app.get("vega_lite_chart")),
         tables=len(app.dataframe),
     )
 
@@ -365,7 +365,7 @@ def _check(app: object, spec: PageSpec) -> None:
 
 def browser_render(total: float, marks: dict[str, float], script: float) -> float | None:
     """What is left of a visit once the frontend is loaded and the server's script has run:
-    the browser receiving and drawing the page (Plotly's and the data grid's JavaScript,
+    the browser receiving and drawing the page (Vega's and the data grid's JavaScript,
     charts, tables)."""
     if "connected" not in marks:
         return None
@@ -400,7 +400,7 @@ def report(
     lines = [SECTION, "", *header, ""]
     lines += [
         "| page | queries p50 ms | queries p95 ms | uncached render ms | cached render ms "
-        "| figures ms | plotly_chart ms | tables ms | cache hits ms | settings ms | rest ms |",
+        "| figures ms | vega_lite_chart ms | tables ms | cache hits ms | settings ms | rest ms |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, timings in query_ms.items():
@@ -420,8 +420,8 @@ def report(
         "",
         "- queries: the page's queries one after another on an empty cache (DuckDB, pandas).",
         "- render: the page's script run by Streamlit (AppTest, in-process), p50; cached = every "
-        "query a cache hit. Its parts: figures = building the Plotly figures (app.charts); "
-        "plotly_chart = `st.plotly_chart` validating and serialising them; tables = "
+        "query a cache hit. Its parts: figures = building the Vega-Lite specs and their rows "
+        "(app.charts); vega_lite_chart = `st.vega_lite_chart` serialising them; tables = "
         "`st.dataframe` and its download button (the CSV is written on click); cache hits = "
         "`app.data.query` on a warm cache (the file stat, `st.cache_data` hashing the arguments "
         "and returning a copy of the frame); settings = the warehouse path behind each query "
@@ -480,7 +480,7 @@ def report(
             "the session); server script = the script run timed inside the server (the "
             "outermost `StreamlitPage.run`: on a fresh server the pages' first compile, the "
             "DuckDB attach, the queries, the figures, the elements); browser render = the rest "
-            "(the browser receiving and drawing the page: Plotly's and the data grid's JavaScript, "
+            "(the browser receiving and drawing the page: Vega's and the data grid's JavaScript, "
             "the charts, the tables).",
             "- filter change: one option of the page's choice box picked (empty at first: every "
             "option; Executive: the date range's start a year later) from the click that opens "
@@ -521,8 +521,8 @@ def report(
         cached = done.parts_ms["page"]
         lines.append(
             f"- {name} render: cached {ms(cached)} ms vs uncached {ms(done.uncached_ms)} ms "
-            f"(**{cached / done.uncached_ms:.0%}**); figures + plotly_chart "
-            f"{(done.parts_ms['figures'] + done.parts_ms['plotly_chart']) / cached:.0%} "
+            f"(**{cached / done.uncached_ms:.0%}**); figures + vega_lite_chart "
+            f"{(done.parts_ms['figures'] + done.parts_ms['vega_lite_chart']) / cached:.0%} "
             "of the cached render."
         )
     return "\n".join(lines) + "\n"
@@ -584,7 +584,7 @@ def main(argv: list[str] | None = None) -> str:
         "",
         f"- Warehouse: `{warehouse}` ({scale})",
         f"- Machine: {machine()}, load average {os.getloadavg()[0]:.1f} at the start",
-        f"- Versions: Streamlit {_version('streamlit')}, Plotly {_version('plotly')}, "
+        f"- Versions: Streamlit {_version('streamlit')} (Vega-Lite charts), "
         f"DuckDB {duckdb.__version__}",
     ]
     print("\n".join(header[2:]), flush=True)
