@@ -157,6 +157,8 @@ def listeners(port: int) -> list[str]:
 
 
 def test_serve_listens_on_loopback_only(tmp_path: Path) -> None:
+    """Also: before it listens, `serve` runs every page once (a fresh workspace: no warehouse,
+    each page saying so), and says it did."""
     port = free_port()
     workspace = Workspace.create(tmp_path, None)
     process = workspace.start("serve", "--port", str(port))
@@ -168,6 +170,8 @@ def test_serve_listens_on_loopback_only(tmp_path: Path) -> None:
             listening = listeners(port)
         assert listening == [f"0100007F:{port:04X}"]  # 127.0.0.1, nothing else, no IPv6
         assert f"dashboard on http://127.0.0.1:{port}" in wait_for_line(process, "dashboard on")[0]
+        said = "".join(wait_for_line(process, "dashboards: every page run once in"))
+        assert "pages not warmed" not in said
     finally:
         process.kill()
         process.wait()

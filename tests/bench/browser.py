@@ -1,9 +1,10 @@
 """The browser half of `python -m tests.bench.dashboards`: `streamlit run` headless, timed in
 Chromium.
 
-Each page's first visit is timed on a fresh server (its own process, so every cache is cold and
-the app's modules are imported by that visit, as after a restart or a deploy), in a fresh
-browser context. The page is drawn when Streamlit's script state is back to "not running", no
+Each page's first visit is timed on a fresh server (its own process, started as `lakehouse
+serve` starts it: the app's modules imported and every page run once with its default
+filters before it listens, as after a restart or a deploy), in a fresh browser context (the
+browser's cache empty). The page is drawn when Streamlit's script state is back to "not running", no
 element is stale, every card title the page shows is in the page, and every chart (its marks)
 and table has been drawn. A filter change then picks one option of the page's choice box (empty
 at first, meaning every option; the Executive page has none: its date range starts a year

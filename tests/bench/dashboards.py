@@ -14,10 +14,10 @@ Per page (Executive, Product Performance, Customer Analytics, Funnel Analysis, D
   marshalled for the browser), and its parts: building figures (app.charts),
   `st.vega_lite_chart` (the spec and its rows serialised), tables (`st.dataframe` and the CSV
   download built with it), query cache hits; the same run on an empty cache is the uncached render;
-- first visit (headless Chromium, `streamlit run` on a fresh server per visit, so every cache
-  is cold): from the request to the page drawn, every card title, chart and table in place and
-  Streamlit's script state back to not running; filter change: one sidebar filter changed to
-  the end of the rerun, charts redrawn (tests/bench/browser.py).
+- first visit (headless Chromium, a fresh server per visit started as `lakehouse serve`
+  starts it, a fresh browser context): from the request to the page drawn, every card title,
+  chart and table in place and Streamlit's script state back to not running; filter change:
+  one sidebar filter changed to the end of the rerun, charts redrawn (tests/bench/browser.py).
 
 Baselines in the same run: the Funnel page's mart queries on the published warehouse vs on a
 copy whose mart sums are HUGEINT (what `sum` gives when a model leaves its type to DuckDB), and
@@ -472,14 +472,15 @@ def report(
         lines += [
             "",
             "- first visit: headless Chromium, a fresh server per visit started as `lakehouse "
-            "serve` starts it (`python -m app.serve`: the pages' modules imported before it "
-            "listens; every cache cold) and a fresh browser context (the "
-            "frontend downloaded), from the request to every card title, chart and table drawn "
+            "serve` starts it (`python -m app.serve`: before it listens, the pages' modules "
+            "imported and every page run once with its default filters, so their queries are "
+            "cached) and a fresh browser context (the frontend downloaded), from the request to "
+            "every card title, chart and table drawn "
             "with Streamlit's script state back to not running. It adds up as frontend = from "
             "the navigation's start to the websocket connected (HTML, Streamlit's JavaScript, "
             "the session); server script = the script run timed inside the server (the "
-            "outermost `StreamlitPage.run`: on a fresh server the pages' first compile, the "
-            "DuckDB attach, the queries, the figures, the elements); browser render = the rest "
+            "outermost `StreamlitPage.run`: the page's first compile in a session, the "
+            "cache lookups, the figures, the elements); browser render = the rest "
             "(the browser receiving and drawing the page: Vega's and the data grid's JavaScript, "
             "the charts, the tables).",
             "- filter change: one option of the page's choice box picked (empty at first: every "
