@@ -151,7 +151,7 @@ def test_compact_counts_are_exact_below_100k_then_three_figures(value: object, s
 
 
 def _widget_kind(key: str) -> str:
-    return "date_input" if key == "date_range" else "multiselect"
+    return "date_input" if key == "date_range" else "pills"
 
 
 def sql(built: Built, statement: str, params: tuple = ()) -> list[tuple]:

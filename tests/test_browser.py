@@ -386,5 +386,11 @@ def test_filters_keep_their_state_across_pages_and_in_the_url(server: str, brows
         settle(page)
         assert "1 of" in page.inner_text("[data-testid='stSidebar']")
         assert "segments=gold" in page.url
+        # one click on another pill adds it, in the caption and in the URL
+        page.click("[data-testid='stSidebar'] [data-testid='stButtonGroup'] button >> text=silver")
+        page.wait_for_function("() => location.search.includes('segments=silver')", timeout=10_000)
+        settle(page)
+        assert "2 of 4 chosen" in page.inner_text("[data-testid='stSidebar']")
+        assert "segments=gold" in page.url
     finally:
         page.close()

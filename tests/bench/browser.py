@@ -6,10 +6,10 @@ serve` starts it: the app's modules imported and every page run once with its de
 filters before it listens, as after a restart or a deploy), in a fresh browser context (the
 browser's cache empty). The page is drawn when Streamlit's script state is back to "not running", no
 element is stale, every card title the page shows is in the page, and every chart (its marks)
-and table has been drawn. A filter change then picks one option of the page's choice box (empty
+and table has been drawn. A filter change then picks the first of the page's choice pills (none
 at first, meaning every option; the Executive page has none: its date range starts a year
-later instead) and is timed from the click that opens the box to the end of the rerun the
-pick starts, charts redrawn.
+later instead) and is timed from the click to the end of the rerun it starts, charts
+redrawn.
 
 The browser is the system's: LAKEHOUSE_BROWSER_PATH, else /usr/bin/chromium. It is never
 downloaded.
@@ -210,22 +210,15 @@ def streamlit_server() -> Iterator[Server]:
 def _change_filter(page: object) -> Callable[[], None] | None:
     """Prepare one sidebar filter change: the action that commits it, None when no filter.
 
-    A choice box (empty: every option): pick its first option, which commits it; the time
-    includes opening the box's list. Otherwise the date range (Executive):
+    Choice pills (none picked: every option): pick the first, which commits it. Otherwise the
+    date range (Executive):
     its start moved one year later with the keyboard, committed when the field loses focus, as
     a user's click elsewhere does.
     """
     sidebar = page.locator('[data-testid="stSidebar"]')
-    box = sidebar.locator('[data-testid="stMultiSelect"]')
-    if box.count():
-
-        def pick_first() -> None:
-            box.first.click()
-            options = page.locator('[role="option"]').filter(has_not_text="Select all")
-            options.first.click()  # a pick commits at once
-            page.keyboard.press("Escape")  # and the list closes, as a user's would
-
-        return pick_first
+    pills = sidebar.locator('[data-testid="stButtonGroup"] button')
+    if pills.count():
+        return pills.first.click  # a pick commits at once
     start_year = sidebar.locator('[role="spinbutton"][aria-label="year, Date range start date"]')
     if start_year.count():
         start_year.press("ArrowUp")

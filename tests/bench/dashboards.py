@@ -483,9 +483,9 @@ def report(
             "cache lookups, the figures, the elements); browser render = the rest "
             "(the browser receiving and drawing the page: Vega's and the data grid's JavaScript, "
             "the charts, the tables).",
-            "- filter change: one option of the page's choice box picked (empty at first: every "
-            "option; Executive: the date range's start a year later) from the click that opens "
-            "the box or commits the date to the rerun's end, every chart on the page redrawn; its "
+            "- filter change: the first of the page's choice pills picked (none at first: every "
+            "option; Executive: the date range's start a year later) from the click that picks "
+            "it or commits the date to the rerun's end, every chart on the page redrawn; its "
             "queries are new to the cache. Data Health has no filter.",
             "- return visit: then a new tab in the same browser context (the browser's cache kept, "
             "a new Streamlit session) on the same server (modules imported, the default "
