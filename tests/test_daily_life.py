@@ -57,6 +57,13 @@ def run_records(workspace: Workspace) -> list[dict]:
     return [json.loads(path.read_text()) for path in sorted((workspace.lake / "_runs").iterdir())]
 
 
+def unit_tests_run(workspace: Workspace) -> int:
+    """dbt unit tests in the last dbt build of the workspace (its run_results.json)."""
+    results = workspace.published.with_name("dbt-target") / "run_results.json"
+    nodes = json.loads(results.read_text())["results"]
+    return sum(1 for node in nodes if node["unique_id"].startswith("unit_test."))
+
+
 def test_run_then_daily_every_night_keeps_the_past_and_every_source_record(
     completed: Workspace, tmp_path: Path
 ) -> None:
@@ -73,6 +80,8 @@ def test_run_then_daily_every_night_keeps_the_past_and_every_source_record(
         assert verified.returncode == 0, verified.stdout + verified.stderr
         record = run_records(workspace)[-1]
         assert record["window"] == [str(day), str(day)] and record["state"] == "Completed"
+        # the models' code is the one the run's unit tests passed under: not run again
+        assert unit_tests_run(workspace) == 0
         if record["late"]:  # the CLI says what the run record says
             words = result.stdout.splitlines()
             assert any(line.startswith("late data changed ") for line in words), result.stdout
@@ -145,8 +154,10 @@ def test_run_then_daily_every_night_keeps_the_past_and_every_source_record(
         words = shown[record["window"][0]]
         assert words.startswith("late data changed ") if record["late"] else words == ""
 
-    # and a `lakehouse run` over the first window again adds nothing
-    again = workspace.run("run")
+    # and a `lakehouse run` over the first window again adds nothing; a setting the models
+    # read has changed, so their unit tests run again
+    again = workspace.run("run", LAKEHOUSE_WIN_BACK_MIN_DAYS="61")
+    assert unit_tests_run(workspace) > 0
     assert again.returncode == 0, again.stdout + again.stderr
     (landed,) = [line for line in again.stdout.splitlines() if line.startswith("landed ")]
     # the console: dbt's results in words, no line per finished task (the log file has them)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import gc
+import hashlib
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -52,6 +54,39 @@ def dbt_environment(settings: Settings, read_only: bool = False) -> dict[str, st
         },
         **spark_environment(settings),
     }
+
+
+# What dbt's unit tests depend on besides these settings: the project's code and dbt itself.
+CODE = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests/dbt")
+# The settings the models' logic reads: those dbt_project.yml turns into vars (win-back
+# thresholds …). The profile's (paths, the lake, S3, DuckDB's limits) say where things are and
+# how they are read, not what a unit test's fixed rows go through.
+LOGIC_SETTING = re.compile(r"env_var\('([A-Z0-9_]+)'")
+
+
+def code_fingerprint(settings: Settings) -> str:
+    """A digest of everything a dbt unit test's outcome depends on: the project's files (models,
+    macros, tests, dbt_project.yml, the profile), dbt's, its adapter's and DuckDB's versions, the
+    engine,
+    and the settings dbt_project.yml reads into vars (win-back thresholds). Unit tests run
+    fixed rows through the models' SQL, so under one fingerprint they pass or fail the same
+    way every day; the lake's data and where it lies never reach them."""
+    from importlib.metadata import version
+
+    tools = [version(name) for name in ("dbt-core", "dbt-duckdb", "duckdb")]
+    digest = hashlib.sha256(f"{tools}|{settings.runs.engine}".encode())
+    paths = []
+    for name in CODE:
+        path = PROJECT_DIR / name
+        paths += sorted(path.rglob("*")) if path.is_dir() else [path]
+    for path in paths:
+        if path.is_file():
+            digest.update(str(path.relative_to(PROJECT_DIR)).encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    environment = dbt_environment(settings)
+    for key in sorted(set(LOGIC_SETTING.findall((PROJECT_DIR / "dbt_project.yml").read_text()))):
+        digest.update(f"{key}={environment.get(key, '')}\0".encode())
+    return digest.hexdigest()
 
 
 @contextmanager
@@ -156,8 +191,12 @@ def build_warehouse(
     lake_since: date | None = None,
     engine: str = "duckdb",
     tests: bool = True,
+    unit_tests: bool = True,
 ) -> dict[str, int]:
     """`dbt build` (models and dbt tests); raises BuildError naming what failed.
+
+    Without `unit_tests`, dbt's unit tests are left out (`--exclude test_type:unit`): for a
+    build whose code fingerprint is the one they last passed under (code_fingerprint).
 
     `lake_since` is the earliest lake partition day written since the last build that passed:
     incremental models read only partitions from that day on. None: they read every partition.
@@ -167,6 +206,8 @@ def build_warehouse(
     if engine == "spark":
         check_spark(settings)
     options = ["--full-refresh"] if full_refresh else []
+    if tests and not unit_tests:
+        options += ["--exclude", "test_type:unit"]
     since = None if full_refresh else lake_since
     command = "build" if tests else "run"
     result = run_dbt(settings, command, "--quiet", *options, engine=engine, lake_since=since)

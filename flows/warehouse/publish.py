@@ -41,6 +41,10 @@ class BuildRecord:
     # to the build file, and incremental models read from the first of their days
     baseline: str = ""
     engine: str = "duckdb"  # what dbt built on: its incremental state lives there
+    code: str = ""  # the code fingerprint this build ran under (warehouse/build.py)
+    # the code fingerprint of the last build that passed dbt with its unit tests: under the
+    # same one they cannot change their verdict, so a build may leave them out
+    tested_code: str = ""
 
 
 def record_path(settings: Settings) -> Path:
@@ -69,22 +73,31 @@ def write_record(settings: Settings, record: BuildRecord) -> BuildRecord:
 DBT_PASSED = ("built", "gated", "rejected", "published")
 
 
-def begin_build(settings: Settings) -> BuildRecord:
+def begin_build(settings: Settings, code: str = "") -> BuildRecord:
     """A new build id; until dbt passes, nothing built under it can be published.
 
     The baseline carries over only from a build on the same engine: another engine's
-    incremental tables know nothing of what this one's last build read.
+    incremental tables know nothing of what this one's last build read. `code`: this build's
+    code fingerprint; the one its unit tests last passed under carries over the same way.
     """
     started = datetime.now(UTC).isoformat()
     previous = read_record(settings)
     engine = settings.runs.engine
-    baseline = ""
+    baseline = tested_code = ""
     if previous is not None and previous.engine == engine and settings.storage.build_path.exists():
-        baseline = previous.started_at if previous.status in DBT_PASSED else previous.baseline
-    return write_record(
-        settings,
-        BuildRecord(uuid.uuid4().hex, "building", started, baseline=baseline, engine=engine),
+        passed = previous.status in DBT_PASSED
+        baseline = previous.started_at if passed else previous.baseline
+        tested_code = previous.code if passed else previous.tested_code
+    record = BuildRecord(
+        uuid.uuid4().hex,
+        "building",
+        started,
+        baseline=baseline,
+        engine=engine,
+        code=code,
+        tested_code=tested_code,
     )
+    return write_record(settings, record)
 
 
 def fail_build(settings: Settings, record: BuildRecord, reason: str) -> BuildRecord:
