@@ -6,6 +6,7 @@ import contextlib
 import importlib
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -102,6 +103,7 @@ def _command(
     """
     from flows.runtime import logs
     from flows.runtime.lock import LockHeld, ensure_lock_free, writer_lock
+    from flows.runtime.stop import raise_stopped, stopping_signal
     from flows.sources.contract import scrub
     from flows.sources.identity import SourcesDiffer
     from flows.warehouse.publish import PublishRefused
@@ -110,6 +112,9 @@ def _command(
     logs.configure(settings)
     try:
         with ExitStack() as stack:
+            if threading.current_thread() is threading.main_thread():
+                previous = signal.signal(signal.SIGTERM, raise_stopped)
+                stack.callback(signal.signal, signal.SIGTERM, previous)
             if guard:
                 from flows.sources.entry import guard_sources
 
@@ -136,14 +141,28 @@ def _command(
             yield
     except typer.Exit:
         raise
-    except Exception as error:
+    except BaseException as error:
+        stopped_by = stopping_signal(error)
+        if not stopped_by and not isinstance(error, Exception):
+            raise  # SystemExit and the like: not a failure to report
         logging.getLogger("lakehouse").error("%s failed", " ".join(sys.argv[1:2]), exc_info=error)
-        text = " ".join(str(error).split()) or type(error).__name__
+        text = (
+            f"stopped by {stopped_by}; a build it had not published stays unpublished"
+            if stopped_by
+            else " ".join(str(error).split()) or type(error).__name__
+        )
         message = scrub(text, logs.secrets_of(settings))
         expected = LockHeld | PublishRefused | SourcesDiffer | SparkUnavailable
         if not isinstance(error, expected):  # expected states: no trace to read
             message += f" (full trace in {settings.storage.log_path})"
         typer.echo(f"error: {message}", err=True)
+        if stopped_by:
+            # the shell's convention for a command ended by a signal; at once, as the signal
+            # would: a library thread still mid-query aborts the interpreter's shutdown
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(128 + signal.Signals[stopped_by].value)
         raise typer.Exit(EXIT_LOCKED if isinstance(error, LockHeld) else EXIT_FAILED) from None
 
 

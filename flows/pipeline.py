@@ -34,6 +34,7 @@ from flows.operations.run_history import describe_late, write_run
 from flows.operations.verify import check_manifests
 from flows.runtime.heartbeats import no_flow_heartbeats
 from flows.runtime.lock import writer_lock
+from flows.runtime.stop import stopping_signal
 from flows.settings import (
     Settings,
     check_window,
@@ -136,8 +137,10 @@ def recorded_run(settings: Settings, name: str) -> Iterator[PipelineResult]:
     state, reason = "Completed", ""
     try:
         yield result
-    except Exception as error:
-        state, reason = "Failed", _one_line(error)
+    except Exception as error:  # a stop that a library wrapped is still a stop
+        stopped_by = stopping_signal(error)
+        state = "Crashed" if stopped_by else "Failed"
+        reason = f"stopped by {stopped_by}" if stopped_by else _one_line(error)
         raise
     except BaseException as error:  # interrupted, terminated
         state, reason = "Crashed", _one_line(error)

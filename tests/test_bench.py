@@ -76,6 +76,9 @@ def test_a_command_past_the_benchmarks_budget_is_stopped_and_its_phase_named(
     assert stopped.failure.endswith(stopped.reached())
     assert 12 <= stopped.seconds < 60
     assert processes_of(tmp_path) == [], "every process of the stopped run ended"
+    assert stopped.seconds < 12 + 15, "the run ended on SIGTERM, not at the grace's SIGKILL"
+    said = [line for line in stopped.output.splitlines() if line.startswith("error: ")]
+    assert said and said[-1].startswith("error: stopped by SIGTERM; a build it had not"), said
     report = bench.render("cmd", [_run_only(stopped)], None, [])
     assert f"| SF1000 `lakehouse run` | {stopped.failure} | ≤ 900 s | **not met** |" in report
     assert f"- `lakehouse run` did not finish: {stopped.failure}" in report

@@ -25,6 +25,7 @@ from flows.lake.entities import Entity
 from flows.lake.partitions import Lake, LakeStateError
 from flows.lake.state import SourceState
 from flows.runtime.duck import quoted
+from flows.runtime.stop import stopping_signal
 from flows.settings import Settings
 from flows.sources.contract import DatabaseUnavailable
 from flows.sources.identity import SourcesDiffer
@@ -33,13 +34,14 @@ PERMANENT = (CatalogApiError, DatabaseUnavailable, LakeStateError, SourcesDiffer
 
 
 def is_transient(task: object, task_run: object, state: object) -> bool:
-    """Retry a task unless it failed in a way retrying cannot fix (the client retried already)."""
+    """Retry a task unless it failed in a way retrying cannot fix (the client retried already)
+    or because the run was asked to stop (a SIGTERM that DuckDB turned into an interrupt)."""
     try:
         state.result()  # type: ignore[attr-defined]
     except PERMANENT:
         return False
-    except Exception:
-        return True
+    except Exception as error:
+        return not stopping_signal(error)
     return True
 
 

@@ -212,7 +212,8 @@ def build_warehouse(
     command = "build" if tests else "run"
     result = run_dbt(settings, command, "--quiet", *options, engine=engine, lake_since=since)
     if result.exception is not None:
-        raise BuildError(f"dbt could not run: {result.exception}")
+        why = str(result.exception) or type(result.exception).__name__
+        raise BuildError(f"dbt could not run: {why}") from result.exception
     failures = [
         f"{node.node.name}: {node.status}" + (f" ({node.message})" if node.message else "")
         for node in (result.result or [])

@@ -159,6 +159,38 @@ def tree_rss(pid: int) -> int:
     return total
 
 
+def group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def stop_group(process: subprocess.Popen[str], grace_seconds: float = 30) -> None:
+    """Stop a command as a worker cancels a run, then make sure nothing of it is left.
+
+    SIGTERM goes to the command alone: it stops its own temporary Prefect server and the
+    embedded shop. A SIGTERM to the whole group would stop that server first, and the run
+    would spend its grace reporting its end to a server that is gone. What is still alive
+    after the grace, the command or any child, is killed.
+    """
+    group = process.pid  # started with start_new_session: the group's id is its leader's pid
+    process.terminate()
+    deadline = time.monotonic() + grace_seconds
+    while time.monotonic() < deadline:
+        process.poll()  # reap the leader, so a finished one stops counting as alive
+        if not group_alive(group):
+            return
+        time.sleep(0.2)
+    if group_alive(group):
+        os.killpg(group, signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 10
+    while group_alive(group) and time.monotonic() < deadline:  # the kernel ends them at once
+        time.sleep(0.1)
+
+
 def measure(
     arguments: list[str],
     environment: dict[str, str],
@@ -192,12 +224,7 @@ def measure(
             if sampled:
                 peak = max(peak, tree_rss(process.pid))
             if budget_seconds is not None and time.perf_counter() - began > budget_seconds:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
+                stop_group(process)
                 failure = f"stopped at the budget of {budget_seconds / 60:g} min"
                 break
             time.sleep(0.2)
