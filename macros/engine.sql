@@ -137,10 +137,11 @@ cast(extract({{ fields.get(part, part) }} from {{ expression }}) as bigint)
 {% macro default__far_future() -%}'infinity'::timestamptz{%- endmacro %}
 {% macro spark__far_future() -%}timestamp'9999-12-31 23:59:59.999999'{%- endmacro %}
 
-{#- How a model that keeps the latest version of each key is materialized: incremental on
-    DuckDB (delete+insert by key); rebuilt in full on Spark, where plain Parquet tables have no
-    delete or merge (a Delta or Iceberg table format on a cluster would allow `merge`). -#}
-{% macro latest_version_materialization() -%}
+{#- How a model whose rows an incremental build replaces by key (the latest version of each
+    key, the sessions touched by new events) is materialized: incremental on DuckDB
+    (delete+insert by key); rebuilt in full on Spark, where plain Parquet tables have no delete
+    or merge (a Delta or Iceberg table format on a cluster would allow `merge`). -#}
+{% macro keyed_materialization() -%}
 {{ return('incremental' if target.type == 'duckdb' else 'table') }}
 {%- endmacro %}
 

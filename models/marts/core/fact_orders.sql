@@ -1,4 +1,4 @@
-{{ config(materialized=latest_version_materialization(), unique_key='order_item_id') }}
+{{ config(materialized=keyed_materialization(), unique_key='order_item_id') }}
 
 {#- On an incremental run, only orders whose header or a line changed since fact_since() (the
     newest change in the fact less a lookback, or the first lake partition written since the

@@ -1,4 +1,4 @@
-{{ config(materialized=latest_version_materialization(), unique_key='order_id') }}
+{{ config(materialized=keyed_materialization(), unique_key='order_id') }}
 
 {#- Latest version per order_id. An incremental build reads only the lake partitions written since
     the last build (lake_since(), from the pipeline) and picks the latest version of each key it touches among
