@@ -380,8 +380,15 @@ def test_incremental_builds_equal_a_full_rebuild_table_for_table(
         since = first_day_written_since(Lake.from_settings(settings), probe.baseline)
         assert since == START + timedelta(days=1)  # the late line's partition
         in_a_flow(build, settings)  # incremental, from the first partition day written since
-        sources.ingest(START + timedelta(days=15), START + timedelta(days=16))
         build_warehouse(load_settings())  # incremental without lake_since: every partition
+        # a window that starts after a session began: it is recomputed from all its events
+        spanning = add_click_after_midnight(sources.settings, START + timedelta(days=14))
+        sources.ingest(START + timedelta(days=15), START + timedelta(days=16))
+        settings = load_settings()
+        assert first_day_written_since(
+            Lake.from_settings(settings), read_record(settings).started_at
+        ) == START + timedelta(days=15)
+        in_a_flow(build, settings)  # the last build: incremental from day 15
     rebuilt = {
         **sources.environment,
         "LAKEHOUSE_WAREHOUSE_PATH": str(tmp_path / "full" / "w.duckdb"),
@@ -410,11 +417,33 @@ def test_incremental_builds_equal_a_full_rebuild_table_for_table(
             ).fetchone()[0]
             assert differing == 0, table
         lines = connection.sql("select count(*) from incremental.fact_orders").fetchone()[0]
+        assert connection.execute(
+            "select session_date, cast(timezone('UTC', ended_at) as date) "
+            "from incremental.stg_clickstream__sessions where session_id = ?",
+            [spanning],
+        ).fetchone() == (START + timedelta(days=14), START + timedelta(days=15))
     assert lines > 150
     with duckdb.connect(str(incremental_file), read_only=True) as warehouse:
         assert warehouse.execute(
             "select count(*) from fact_orders where order_item_id = ?", [late]
         ).fetchone() == (1,)
+
+
+def add_click_after_midnight(settings: Settings, day: date) -> int:
+    """A click just after midnight in a session of `day`, landed with the next day's files:
+    the session now spans two days. Returns its session_id."""
+    root = Path(settings.sources.landing_uri)
+    last_hour = sorted((root / "clickstream" / f"{day:%Y/%m/%d}").glob("*.ndjson"))[-1]
+    click = json.loads(last_hour.read_text().splitlines()[-1])
+    after = f"{day + timedelta(days=1)}T00:00:30Z"
+    click.update(event_id=990_000_000_000_777, event_type="page_view", event_at=after,
+                 received_at=after, order_id=None)  # fmt: skip
+    folder = root / "clickstream" / f"{day + timedelta(days=1):%Y/%m/%d}"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"events-{day + timedelta(days=1):%Y%m%d}00-spanning.ndjson").write_text(
+        json.dumps(click) + "\n"
+    )
+    return click["session_id"]
 
 
 def add_late_line(settings: Settings, day: date) -> int:

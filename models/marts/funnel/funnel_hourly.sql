@@ -1,9 +1,17 @@
-{#- One row per (day, hour of day, device): events and sessions active in that hour. -#}
+{{ config(materialized=keyed_materialization(), unique_key='event_date') }}
+
+{#- One row per (day, hour of day, device): events and sessions active in that hour. An
+    incremental build recomputes the days from lake_since on, every hour and device of each:
+    events never change once landed and a late one lands in its own day, which moves lake_since
+    back; a session's device is one for all its events. -#}
 with
 
 events as (
 
     select * from {{ ref('fact_events') }}
+    {% if lake_since() is not none -%}
+    where event_date >= date '{{ lake_since() }}'
+    {%- endif %}
 
 ),
 

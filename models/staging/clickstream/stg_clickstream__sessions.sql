@@ -1,9 +1,20 @@
-{#- Sessions as the clickstream reports them: one row per session_id. -#}
+{{ config(materialized=keyed_materialization(), unique_key='session_id') }}
+
+{#- Sessions as the clickstream reports them: one row per session_id. An incremental build
+    recomputes, from all their events, the sessions with an event on a day from lake_since on:
+    a session may span midnight, and a late event lands in its own older day, which moves
+    lake_since back. A session never loses an event, so no key ever has to be removed. -#}
 with
 
 events as (
 
     select * from {{ ref('stg_clickstream__events') }}
+    {% if lake_since() is not none -%}
+    where session_id in (
+        select session_id from {{ ref('stg_clickstream__events') }}
+        where event_date >= date '{{ lake_since() }}'
+    )
+    {%- endif %}
 
 ),
 
