@@ -64,6 +64,14 @@ def unit_tests_run(workspace: Workspace) -> int:
     return sum(1 for node in nodes if node["unique_id"].startswith("unit_test."))
 
 
+def event_tests_since(workspace: Workspace) -> date | None:
+    """The day from which the last dbt build's tests of the event tables read (none: all)."""
+    compiled = workspace.published.with_name("dbt-target") / "compiled"
+    test = next(compiled.rglob("unique_stg_clickstream__events_event_id.sql")).read_text()
+    scope = re.search(r"where event_date >= date '([0-9-]+)'", test)
+    return date.fromisoformat(scope.group(1)) if scope else None
+
+
 def test_run_then_daily_every_night_keeps_the_past_and_every_source_record(
     completed: Workspace, tmp_path: Path
 ) -> None:
@@ -82,6 +90,9 @@ def test_run_then_daily_every_night_keeps_the_past_and_every_source_record(
         assert record["window"] == [str(day), str(day)] and record["state"] == "Completed"
         # the models' code is the one the run's unit tests passed under: not run again
         assert unit_tests_run(workspace) == 0
+        # nor do the event tables' data tests read the days no build has touched since
+        since = event_tests_since(workspace)
+        assert since is not None and since <= day
         if record["late"]:  # the CLI says what the run record says
             words = result.stdout.splitlines()
             assert any(line.startswith("late data changed ") for line in words), result.stdout
@@ -157,7 +168,7 @@ def test_run_then_daily_every_night_keeps_the_past_and_every_source_record(
     # and a `lakehouse run` over the first window again adds nothing; a setting the models
     # read has changed, so their unit tests run again
     again = workspace.run("run", LAKEHOUSE_WIN_BACK_MIN_DAYS="61")
-    assert unit_tests_run(workspace) > 0
+    assert unit_tests_run(workspace) > 0 and event_tests_since(workspace) is None
     assert again.returncode == 0, again.stdout + again.stderr
     (landed,) = [line for line in again.stdout.splitlines() if line.startswith("landed ")]
     # the console: dbt's results in words, no line per finished task (the log file has them)

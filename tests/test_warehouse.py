@@ -427,6 +427,44 @@ def test_incremental_builds_equal_a_full_rebuild_table_for_table(
         assert warehouse.execute(
             "select count(*) from fact_orders where order_item_id = ?", [late]
         ).fetchone() == (1,)
+    assert_event_tests_read_the_days_from_lake_since(
+        sources.environment, incremental_file, START + timedelta(days=15)
+    )
+
+
+def assert_event_tests_read_the_days_from_lake_since(
+    environment: dict[str, str], build_file: Path, since: date
+) -> None:
+    """The pipeline's last build ran under the code the earlier ones passed with: the event
+    tables' data tests read their days from lake_since on (macros/tests_since.sql). A repeated
+    event id on such a day fails them; one on an older day is outside them, and fails them
+    unscoped."""
+    test = "unique_stg_clickstream__events_event_id"
+    compiled = next((build_file.parent / "dbt-target" / "compiled").rglob(f"{test}.sql"))
+    assert f"where event_date >= date '{since}'" in compiled.read_text()
+
+    def repeat_an_event_of(day: date) -> None:
+        with duckdb.connect(str(build_file)) as warehouse:
+            warehouse.execute("delete from stg_clickstream__events where event_id = -1")
+            warehouse.execute(
+                "insert into stg_clickstream__events select * replace (-1 as event_id) "
+                "from stg_clickstream__events where event_date = ? limit 2",
+                [day],
+            )
+
+    def unique_test_passes(tests_since: date | None) -> bool:
+        with mock.patch.dict(os.environ, environment):
+            result = run_dbt(
+                load_settings(), "test", "--quiet", "--select", test, tests_since=tests_since
+            )
+        assert result.exception is None, result.exception
+        return result.success
+
+    repeat_an_event_of(since)
+    assert not unique_test_passes(since)
+    repeat_an_event_of(since - timedelta(days=3))
+    assert unique_test_passes(since)
+    assert not unique_test_passes(None)
 
 
 def add_click_after_midnight(settings: Settings, day: date) -> int:

@@ -110,6 +110,7 @@ def run_dbt(
     target: str = "dbt-target",
     engine: str = "duckdb",
     lake_since: date | None = None,
+    tests_since: date | None = None,
 ) -> dbtRunnerResult:
     """Invoke dbt in-process against this repository's project and profile.
 
@@ -118,6 +119,8 @@ def run_dbt(
     is the profile's target: duckdb (the build file) or spark (flows/warehouse/spark.py).
     `lake_since` reaches the models as an environment variable, not a dbt var: dbt re-parses
     the whole project (3–5 s) whenever its vars change, and they would change every day.
+    `tests_since` the same way: the day from which the data tests of a model whose meta names
+    `tests_since` read its rows (macros/tests_since.sql).
     """
     settings.storage.build_path.parent.mkdir(parents=True, exist_ok=True)
     if engine != "duckdb":
@@ -137,6 +140,7 @@ def run_dbt(
     ]
     environment = dbt_environment(settings, read_only)
     environment["DBT_LAKEHOUSE_LAKE_SINCE"] = lake_since.isoformat() if lake_since else ""
+    environment["DBT_LAKEHOUSE_TESTS_SINCE"] = tests_since.isoformat() if tests_since else ""
     with _environment(environment):
         try:
             result = dbtRunner().invoke(command)
@@ -196,7 +200,10 @@ def build_warehouse(
     """`dbt build` (models and dbt tests); raises BuildError naming what failed.
 
     Without `unit_tests`, dbt's unit tests are left out (`--exclude test_type:unit`): for a
-    build whose code fingerprint is the one they last passed under (code_fingerprint).
+    build whose code fingerprint is the one they last passed under (code_fingerprint). Such a
+    build with a `lake_since` also limits the data tests of the event tables to their days from
+    lake_since on (macros/tests_since.sql): the same tests already passed on the older rows,
+    which no build has touched since.
 
     `lake_since` is the earliest lake partition day written since the last build that passed:
     incremental models read only partitions from that day on. None: they read every partition.
@@ -210,7 +217,15 @@ def build_warehouse(
         options += ["--exclude", "test_type:unit"]
     since = None if full_refresh else lake_since
     command = "build" if tests else "run"
-    result = run_dbt(settings, command, "--quiet", *options, engine=engine, lake_since=since)
+    result = run_dbt(
+        settings,
+        command,
+        "--quiet",
+        *options,
+        engine=engine,
+        lake_since=since,
+        tests_since=since if tests and not unit_tests else None,
+    )
     if result.exception is not None:
         why = str(result.exception) or type(result.exception).__name__
         raise BuildError(f"dbt could not run: {why}") from result.exception
