@@ -234,6 +234,53 @@ def test_a_violation_fails_the_gate_naming_check_observed_value_and_threshold(
     assert check.message in result.summary()
 
 
+def test_the_event_checks_read_the_days_from_since_and_counts_catch_a_repeat_across_days(
+    gate_copy: Settings,
+) -> None:
+    """A repeated event id on a day from `since` on fails the scoped checks; on an older day it
+    is outside them (a day the last passing gate saw) and fails them unscoped; an event landed
+    again in another day's partition fails the whole-lake count against fact_events."""
+    for dataset in ("build/main/fact_events", "raw/clickstream/events"):
+        shutil.copy(contracts()[dataset], gate_copy.runs.contracts_dir)
+    day = date(2025, 10, 20)
+    with duckdb.connect(str(gate_copy.storage.build_path)) as build:
+        build.execute(
+            "insert into fact_events select * from fact_events where event_date = ? limit 1", [day]
+        )
+        # the build's lake has no such row: the count would fail too, so keep it in step
+        build.execute(
+            f"copy (select * from read_parquet('{gate_copy.storage.lake_uri}/raw/clickstream/"
+            f"events/{day:year=%Y/month=%m/day=%d}/part-0.parquet', hive_partitioning = false) "
+            f"where event_id = (select max(event_id) from fact_events where event_date = ? "
+            f"group by event_id having count(*) > 1)) to '{gate_copy.storage.lake_uri}/raw/"
+            f"clickstream/events/{day:year=%Y/month=%m/day=%d}/part-1.parquet'",
+            [day],
+        )
+
+    def failed(since: date | None) -> set[str]:
+        return {check.label for check in verify_contracts(gate_copy, since=since).failed_checks}
+
+    repeated = {
+        "fact_events.event_id:duplicate",
+        "raw/clickstream/events.event_id:duplicate",
+        "raw/clickstream/events._source:duplicate",
+    }
+    assert failed(day) == failed(None) == repeated
+    assert failed(day + timedelta(days=1)) == set()
+
+    # the same event again in the partition of a later day: outside every scoped check
+    later = f"{day + timedelta(days=3):year=%Y/month=%m/day=%d}"
+    with duckdb.connect() as connection:
+        connection.execute(
+            raw_row("clickstream/events", day=DAY, to=later).replace(
+                "{lake}", gate_copy.storage.lake_uri
+            )
+        )
+    assert failed(day + timedelta(days=4)) == {
+        "raw/clickstream/events.:metric.events_match_fact_events"
+    }
+
+
 def test_the_raw_contracts_read_a_lake_on_s3(built: Built, s3: S3Endpoint, tmp_path: Path) -> None:
     """The session's lake copied to an S3 endpoint: the same checks, read through httpfs."""
     import os

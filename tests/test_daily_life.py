@@ -93,6 +93,10 @@ def test_run_then_daily_every_night_keeps_the_past_and_every_source_record(
         # nor do the event tables' data tests read the days no build has touched since
         since = event_tests_since(workspace)
         assert since is not None and since <= day
+        # and the gate's event checks read the days written since the last gated build
+        said = result.stdout + result.stderr
+        scoped = re.search(r"event checks on the days from ([0-9-]+) on", said)
+        assert scoped and date.fromisoformat(scoped.group(1)) <= day, said
         if record["late"]:  # the CLI says what the run record says
             words = result.stdout.splitlines()
             assert any(line.startswith("late data changed ") for line in words), result.stdout
@@ -170,6 +174,8 @@ def test_run_then_daily_every_night_keeps_the_past_and_every_source_record(
     again = workspace.run("run", LAKEHOUSE_WIN_BACK_MIN_DAYS="61")
     assert unit_tests_run(workspace) > 0 and event_tests_since(workspace) is None
     assert again.returncode == 0, again.stdout + again.stderr
+    said = again.stdout + again.stderr
+    assert "gating build " in said and "event checks on the days" not in said
     (landed,) = [line for line in again.stdout.splitlines() if line.startswith("landed ")]
     # the console: dbt's results in words, no line per finished task (the log file has them)
     console = (again.stdout + again.stderr).splitlines()

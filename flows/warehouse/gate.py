@@ -22,6 +22,7 @@ WARN and does not block the publish; FAILED and NOT_EVALUATED do (checks/README.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -172,18 +173,37 @@ def gate_connection(
         connection.close()
 
 
-def contract_variables(settings: Settings) -> dict[str, str]:
-    """The settings a contract reads as ${var.NAME}: the business rules the models take as
-    parameters, so the gate checks the rule the build applied."""
+def contract_variables(settings: Settings, since: date | None = None) -> dict[str, str]:
+    """The variables a contract reads as ${var.NAME}: the business rules the models take as
+    parameters, so the gate checks the rule the build applied; and GATE_SINCE, the first day
+    the event checks that name it read (the first day there is, unless `since`)."""
     return {
         "WIN_BACK_MIN_DAYS": str(settings.runs.win_back_min_days),
         "WIN_BACK_GAP_MULTIPLE": str(settings.runs.win_back_gap_multiple),
+        "GATE_SINCE": (since or date.min).isoformat(),
     }
 
 
-def verify_contracts(settings: Settings, database: Path | None = None) -> GateResult:
+def checks_fingerprint(settings: Settings, code: str) -> str:
+    """A digest of what the gate's verdict on unchanged rows depends on: the contracts, this
+    module, and the dbt code fingerprint the build ran under (warehouse/build.py)."""
+    digest = hashlib.sha256(f"{code}|{settings.runs.engine}".encode())
+    for path in [Path(__file__), *sorted(settings.runs.contracts_dir.glob("*.yml"))]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def verify_contracts(
+    settings: Settings, database: Path | None = None, since: date | None = None
+) -> GateResult:
     """Verify every contract in the contracts folder against `database` (default: the build)
-    and the lake's raw zone, in one Soda session."""
+    and the lake's raw zone, in one Soda session.
+
+    `since`: the event checks that read ${var.GATE_SINCE} (the contracts of fact_events and of
+    the raw events) read only the days from it on; None, every day. The pipeline gives it only
+    when those days are all that changed since a build that passed the gate under the same
+    checks (flows/pipeline.py::quality_gate).
+    """
     switch_telemetry_off()  # before Soda is imported: it reads its opt-out once, at import
     from soda_core.common.yaml import ContractYamlSource
     from soda_core.contracts.contract_verification import ContractVerificationSession
@@ -205,7 +225,7 @@ def verify_contracts(settings: Settings, database: Path | None = None) -> GateRe
                 DuckDBDataSourceImpl.from_existing_cursor(raw, RAW_DATA_SOURCE_NAME),
             ],
             data_timestamp=data_timestamp(settings).isoformat(),
-            variables=contract_variables(settings),
+            variables=contract_variables(settings, since),
         )
     checks = [
         _outcome(verification.contract, check_result)

@@ -45,6 +45,12 @@ class BuildRecord:
     # the code fingerprint of the last build that passed dbt with its unit tests: under the
     # same one they cannot change their verdict, so a build may leave them out
     tested_code: str = ""
+    # the checks fingerprint the gate ran under (warehouse/gate.py::checks_fingerprint), and
+    # when the last build that passed the gate started and that build's checks fingerprint:
+    # under the same one, the gate's event checks read only the days written since
+    checks: str = ""
+    gated_at: str = ""
+    gated_checks: str = ""
 
 
 def record_path(settings: Settings) -> Path:
@@ -71,6 +77,7 @@ def write_record(settings: Settings, record: BuildRecord) -> BuildRecord:
 
 
 DBT_PASSED = ("built", "gated", "rejected", "published")
+GATE_PASSED = ("gated", "published")
 
 
 def begin_build(settings: Settings, code: str = "") -> BuildRecord:
@@ -78,16 +85,20 @@ def begin_build(settings: Settings, code: str = "") -> BuildRecord:
 
     The baseline carries over only from a build on the same engine: another engine's
     incremental tables know nothing of what this one's last build read. `code`: this build's
-    code fingerprint; the one its unit tests last passed under carries over the same way.
+    code fingerprint; the one its unit tests last passed under carries over the same way, and
+    so do the start and the checks fingerprint of the last build that passed the gate.
     """
     started = datetime.now(UTC).isoformat()
     previous = read_record(settings)
     engine = settings.runs.engine
-    baseline = tested_code = ""
+    baseline = tested_code = gated_at = gated_checks = ""
     if previous is not None and previous.engine == engine and settings.storage.build_path.exists():
         passed = previous.status in DBT_PASSED
         baseline = previous.started_at if passed else previous.baseline
         tested_code = previous.code if passed else previous.tested_code
+        gated = previous.status in GATE_PASSED
+        gated_at = previous.started_at if gated else previous.gated_at
+        gated_checks = previous.checks if gated else previous.gated_checks
     record = BuildRecord(
         uuid.uuid4().hex,
         "building",
@@ -96,6 +107,8 @@ def begin_build(settings: Settings, code: str = "") -> BuildRecord:
         engine=engine,
         code=code,
         tested_code=tested_code,
+        gated_at=gated_at,
+        gated_checks=gated_checks,
     )
     return write_record(settings, record)
 
@@ -142,9 +155,12 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def record_gate(settings: Settings, record: BuildRecord, passed: bool, detail: str) -> BuildRecord:
+def record_gate(
+    settings: Settings, record: BuildRecord, passed: bool, detail: str, checks: str = ""
+) -> BuildRecord:
+    """The gate's verdict on the build, and the checks fingerprint it ran under."""
     status = "gated" if passed else "rejected"
-    return write_record(settings, replace(record, status=status, detail=detail))
+    return write_record(settings, replace(record, status=status, detail=detail, checks=checks))
 
 
 def publishable(settings: Settings) -> BuildRecord:
