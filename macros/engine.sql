@@ -53,6 +53,13 @@ date_diff('day', {{ earlier }}, {{ later }})
 cast(datediff({{ later }}, {{ earlier }}) as bigint)
 {%- endmacro %}
 
+{#- A date `days` whole days later, as a date (DuckDB's date + integer; Spark's date_add). -#}
+{% macro add_days(expression, days) -%}
+{{ return(adapter.dispatch('add_days')(expression, days)) }}
+{%- endmacro %}
+{% macro default__add_days(expression, days) -%}({{ expression }} + {{ days }}){%- endmacro %}
+{% macro spark__add_days(expression, days) -%}date_add({{ expression }}, {{ days }}){%- endmacro %}
+
 {#- The first day of a date's month, as a date. -#}
 {% macro month_start(expression) -%}
 {{ return(adapter.dispatch('month_start')(expression)) }}

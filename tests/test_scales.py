@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import timedelta
 from unittest import mock
 
 import duckdb
@@ -35,6 +36,11 @@ def tiny(prefect_server: None, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield Built(load_settings(), environment, lakehouse_pipeline())
 
 
+def query(built: Built, sql: str) -> list[tuple]:
+    with duckdb.connect(str(built.settings.storage.warehouse_path), read_only=True) as warehouse:
+        return warehouse.sql(sql).fetchall()
+
+
 def every_page_renders(built: Built) -> None:
     for page in PAGES:
         app = render(built.environment, page)
@@ -60,6 +66,24 @@ def test_tiny_scale_over_61_days_builds_passes_the_gate_and_renders(tiny: Built)
     assert last_order < as_of  # the last day has clicks and no order: the case that crashed
     assert active is not None
     every_page_renders(tiny)
+
+
+def test_active_customers_of_every_day_are_those_who_ordered_in_its_30_days(tiny: Built) -> None:
+    """daily_kpis counts them from spans of activity; here, from each day's 30-day window."""
+    ordered = query(
+        tiny,
+        "select distinct order_date, customer_id from fact_orders where customer_id is not null",
+    )
+    shown = dict(query(tiny, "select date_day, active_customers_30d from daily_kpis"))
+    assert len(shown) == 61 and len(ordered) > 10
+    dropped = 0
+    for day, active in shown.items():
+        window = {day - timedelta(days=n) for n in range(30)}
+        expected = {customer for order_day, customer in ordered if order_day in window}
+        assert active == len(expected), day
+        ever = {customer for order_day, customer in ordered if order_day <= day}
+        dropped += len(expected) < len(ever)
+    assert dropped, "some customer fell out of a 30-day window: where a span stops is tested"
 
 
 def test_a_range_without_orders_says_so_instead_of_drawing_empty_axes(tiny: Built) -> None:
