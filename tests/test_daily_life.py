@@ -252,6 +252,8 @@ def test_sources_of_another_world_are_refused_with_nothing_written(
     fresh = workspace.run("run", "--seed", "12", "--new-lake")
     assert fresh.returncode == 0, fresh.stdout + fresh.stderr
     assert f"new lake at {lake}: " in fresh.stdout
+    # writing the new world's ten days says how far it is (a batch is seven days)
+    assert re.search(r"simulating: 7 of 10 days written in \d+\.\d s", fresh.stdout + fresh.stderr)
     assert file_hash(workspace.published) != published
     stored = json.loads(identity.read_text())["sources"]
     assert {entry["identifier"] for entry in stored.values()} == {

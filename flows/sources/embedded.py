@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from flows.sources.identity import (
 
 SHOP_MODULE = "generators.embedded"
 STOP_SECONDS = 30
+PROGRESS_STEPS = 10  # a simulation of many days says how far it is at each tenth of them
 
 
 class ShopFailed(RuntimeError):
@@ -195,7 +197,23 @@ def running_shop(settings: Settings, catalog_port: int | None = 0) -> Iterator[S
 
 @flow(name="simulate-sources")
 def simulate_sources(shop: Shop, through: date) -> Advanced:
-    """Advance the embedded shop database and landing zone through `through`."""
-    advanced = shop.advance(through)
+    """Advance the embedded shop database and landing zone through `through`.
+
+    Writing a window takes minutes at large scale factors: a line at each tenth of its days
+    says how far it is and how long it has taken, so the rest can be told from it.
+    """
+    logger = get_run_logger()
+    began = time.perf_counter()
+    said = 0
+
+    def progress(done: int, total: int) -> None:
+        nonlocal said
+        step = done * PROGRESS_STEPS // total
+        if step > said and done < total:
+            said = step
+            seconds = time.perf_counter() - began
+            logger.info(f"simulating: {done:,} of {total:,} days written in {seconds:.1f} s")
+
+    advanced = shop.advance(through, progress)
     get_run_logger().info(advanced.summary())
     return advanced
