@@ -81,10 +81,13 @@ down:  ## stop the compose stack (the named volumes, i.e. the data, are kept)
 doctor: $(INSTALLED)  ## check settings, lake, httpfs, sources and Prefect; say how to fix
 	$(BIN)/lakehouse doctor
 
-# SCALES="1 10 100" adds scale factor 100 (minutes, a few GiB of disk); docs/benchmarks.md
+# SCALES="1 10 100" adds scale factor 100 (minutes, a few GiB of disk); docs/benchmarks.md.
+# BENCH_ARGS passes options on (python -m tests.bench.pipeline --help), e.g. "--s3-scales
+# --no-spark" to leave out the S3 and Spark parts.
 SCALES ?= 1 10
+BENCH_ARGS ?=
 bench: $(TEST_INSTALLED)  ## benchmarks: stages, a run and its next day, generator, S3 vs local -> docs/benchmarks.md
-	$(BIN)/python -m tests.bench.pipeline --scales $(SCALES) --full-run
+	$(BIN)/python -m tests.bench.pipeline --scales $(SCALES) --full-run $(BENCH_ARGS)
 	@test -f data/warehouse/lakehouse.duckdb || $(BIN)/lakehouse run
 	$(BIN)/python -m tests.bench.dashboards --output docs/benchmarks.md
 

@@ -6,6 +6,7 @@ Figures are not asserted (no timed assertions); the report's shape and its row c
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,17 @@ def test_the_benchmark_runs_every_stage_and_writes_its_report(
     assert events > 0
     assert "one new day after a full SF0.05 build" in report
     assert "- Spark: not measured (--no-spark)" in report
+    for command in ("run", "daily"):  # where each command's dbt build went, from run_results
+        assert re.search(
+            rf"- dbt in `lakehouse {command}`: \d+ nodes in [\d.]+ s by dbt's clock; .*model "
+            r"[\d.]+ s.*; slowest: \w+ [\d.]+ s",
+            run_only,
+        )
+    profiled = re.search(
+        r"- where the simulator's time goes \(cProfile, [\d.]+ s under it\): (.+)", report
+    )
+    shares = [int(part.rsplit(" ", 1)[1].rstrip("%")) for part in profiled.group(1).split("; ")]
+    assert len(shares) == 5 and 98 <= sum(shares) <= 102, profiled.group(1)
     assert not (tmp_path / "bench" / "sf0.05").exists(), "each scale's folder is removed"
     assert not (tmp_path / "bench" / "sf0.02-run").exists()
 
@@ -82,6 +94,29 @@ def test_a_command_past_the_benchmarks_budget_is_stopped_and_its_phase_named(
     report = bench.render("cmd", [_run_only(stopped)], None, [])
     assert f"| SF1000 `lakehouse run` | {stopped.failure} | ≤ 900 s | **not met** |" in report
     assert f"- `lakehouse run` did not finish: {stopped.failure}" in report
+
+
+def test_a_run_stopped_while_simulating_is_projected_from_the_shops_progress() -> None:
+    """An SF1000 attempt stops in the simulator: its last progress line (the format the
+    pipeline logs, tests/test_daily_life.py) says how long all its days would take."""
+    began = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+    output = "\n".join(
+        [
+            "12:00:06.000 | INFO    | Flow run 'a' - Beginning flow run 'a' for flow 'lakehouse'",
+            "12:00:07.000 | INFO    | Flow run 'b' - Beginning subflow run 'b' for flow "
+            "'simulate-sources'",
+            "12:02:07.000 | INFO    | Flow run 'b' - simulating: 73 of 730 days written in 120.0 s",
+            "12:14:07.000 | INFO    | Flow run 'b' - simulating: 584 of 730 days written in "
+            "840.3 s",
+        ]
+    )
+    stopped = bench.Measured("run", 900.0, 0, output, began, "stopped at the budget of 15 min")
+    assert stopped.reached() == "simulate" and stopped.simulated() == (584, 730, 840.3)
+    report = bench.render("cmd", [_run_only(stopped)], None, [])
+    assert (
+        "- when stopped, the simulated shop had written 584 of 730 days in 840 s: at that pace "
+        "its 730 days alone take about 1050 s"
+    ) in report
 
 
 def processes_of(folder: Path) -> list[str]:

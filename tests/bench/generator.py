@@ -12,22 +12,26 @@ event into hourly NDJSON files. Rates are rows per CPU-second of the process (pe
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
+import pstats
 import random
 import shutil
 import sqlite3
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.fs as pafs
 from faker import Faker
 
+from flows.lake import storage
+from generators import landing_zone
 from generators.config import SimulationConfig
-from generators.shop_db import schema_sql
+from generators.shop_db import ShopDatabase, schema_sql
 from generators.simulation import Simulation
 from generators.sources import write_sources
 from generators.weights import (
@@ -47,6 +51,8 @@ class Rate:
     rows: int
     cpu_seconds: float
     wall_seconds: float
+    # where the time went, by part, in seconds under cProfile (the simulator's only)
+    phases: dict[str, float] = field(default_factory=dict)
 
     @property
     def per_core(self) -> float:
@@ -78,6 +84,37 @@ def simulator(config: SimulationConfig, folder: Path) -> Rate:
     rows = sum(written[name] for name in ("customers", "orders", "order_items"))
     rows += written["clickstream_lines"]
     return Rate(rows, time.process_time() - cpu, time.perf_counter() - began)
+
+
+def profile(config: SimulationConfig, folder: Path) -> dict[str, float]:
+    """Where `write_sources`' time goes: cProfile's cumulative seconds of its parts.
+
+    The profiler slows every call a little; the shares, not the seconds, are the finding.
+    """
+    parts = {
+        "simulating the days (numpy and Arrow, the customers and catalog included)": (
+            Simulation.record
+        ),
+        "the shop database (SQLite upserts and their change-log triggers)": ShopDatabase.apply,
+        "the clickstream lines (DuckDB's to_json, sorted by arrival)": landing_zone.event_lines,
+        "the hour files (written aside, renamed)": storage.write_atomically,
+    }
+    profiler = cProfile.Profile()
+    began = time.perf_counter()
+    profiler.runcall(
+        write_sources,
+        config,
+        f"sqlite:///{folder / 'profiled.sqlite'}",
+        (pafs.LocalFileSystem(), str(folder / "profiled-landing")),
+    )
+    total = time.perf_counter() - began
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    spent = {}
+    for name, function in parts.items():
+        code = function.__code__
+        spent[name] = stats.get((code.co_filename, code.co_firstlineno, code.co_name), (0,) * 4)[3]
+    spent["the rest (batching, opening the sources, their state)"] = total - sum(spent.values())
+    return spent
 
 
 def row_at_a_time(mix: list[Counter[str]], start: date, folder: Path, seed: int = 42) -> Rate:
@@ -179,6 +216,7 @@ def compare(scale: float, days: int, baseline_days: int) -> tuple[Rate, Rate]:
     folder = Path(tempfile.mkdtemp(prefix="generator-bench-"))
     try:
         fast = simulator(config, folder)
+        fast = replace(fast, phases=profile(config, folder))
         mix = day_mix(config)[:baseline_days]
         slow = row_at_a_time(mix, config.start_date, folder)
     finally:
