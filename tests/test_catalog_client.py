@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -181,3 +181,26 @@ def test_an_http_error_never_shows_the_password() -> None:
     assert str(failure.value).startswith(
         f"catalog API {shown}/products (date {DAY}) answered HTTP 404"
     )
+
+
+def test_a_catalog_down_fails_a_batch_of_days_at_its_first_failed_day() -> None:
+    """Days are fetched a few at once; the first day that fails fails the batch and the days
+    not begun are never asked for: one day's retries, not every day's, one after another."""
+    from flows.ingestion.catalog import CATALOG_FETCHERS, fetch_catalog
+    from flows.settings import load_settings
+
+    asked: list[str] = []
+
+    def down(path: str, n: int) -> tuple[int, dict, bytes]:
+        asked.append(path)
+        return 503, {}, b"down"
+
+    days = [DAY + timedelta(days=n) for n in range(60)]
+    with (
+        server(down) as url,
+        catalog_client(url, timeout_seconds=2) as client,
+        pytest.raises(CatalogApiError, match="failed after 5 attempts: HTTP 503"),
+    ):
+        fetch_catalog.fn(load_settings(), client, days, run="test")
+    # at most the days being fetched when the first failed, and those begun meanwhile
+    assert 5 <= len(asked) <= 2 * CATALOG_FETCHERS * 5 < 5 * len(days), len(asked)

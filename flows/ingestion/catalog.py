@@ -6,8 +6,10 @@ Each product's JSON is cut out of the pages by DuckDB and checked there.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import date
+from functools import partial
 
 import httpx
 import pyarrow as pa
@@ -23,7 +25,9 @@ from flows.runtime.duck import connect
 from flows.settings import Settings
 from flows.sources.contract import CATALOG_FIELDS, CATALOG_MAX_PAGE_SIZE
 
-CATALOG_BATCH_DAYS = 31  # catalog days fetched and landed at once
+CATALOG_BATCH_PRODUCTS = 500_000  # product rows fetched and landed at once: bounded memory
+FIRST_BATCH_DAYS = 7  # days fetched before the catalog's size is known
+CATALOG_FETCHERS = 4  # days fetched at once: the client parses one while the API serves another
 
 
 def catalog_pages(
@@ -59,10 +63,24 @@ def catalog_lines(pages: str) -> str:
     """
 
 
+def batch_days(per_day: int) -> int:
+    """Days per batch for about CATALOG_BATCH_PRODUCTS product rows, given a day's count
+    (0: not known yet, so a first small batch tells it)."""
+    return max(1, CATALOG_BATCH_PRODUCTS // per_day) if per_day else FIRST_BATCH_DAYS
+
+
 @io_task("fetch-catalog")
 def fetch_catalog(settings: Settings, client: httpx.Client, days: list[date], run: str) -> Checked:
-    """The catalog pages of `days`, checked in one query."""
-    pages = pa.concat_tables([catalog_pages(client, day) for day in days])
+    """The catalog pages of `days`, checked in one query.
+
+    Days are fetched a few at once: a request mostly waits for the API, which runs beside.
+    The first day that fails fails the batch at once: the days not begun are cancelled.
+    """
+    fetchers = ThreadPoolExecutor(CATALOG_FETCHERS)
+    try:
+        pages = pa.concat_tables(list(fetchers.map(partial(catalog_pages, client), days)))
+    finally:
+        fetchers.shutdown(cancel_futures=True)
     with connect(settings) as connection:
         connection.register("pages", pages)
         records = json_records(
@@ -76,7 +94,8 @@ def ingest_catalog_api(settings: Settings, start: date, end: date) -> SourceRepo
     """One catalog snapshot per business day, paginated, retried on 5xx, 429 and timeouts.
 
     A day already snapshotted is not fetched again: the catalog of a past day does not change.
-    Days are fetched and landed a month at a time, so memory does not grow with the window.
+    Days are fetched and landed in batches of about CATALOG_BATCH_PRODUCTS product rows, so
+    memory does not grow with the window, and a small catalog's window takes few batches.
     """
     lake, state, report = begin_source_run(settings, "catalog", start)
     taken = set(state.data.get("snapshot_days", []))
@@ -89,9 +108,13 @@ def ingest_catalog_api(settings: Settings, start: date, end: date) -> SourceRepo
     with ExitStack() as stack:
         if days:
             client = stack.enter_context(catalog_client(settings.sources.catalog_api_url))
-        for first in range(0, len(days), CATALOG_BATCH_DAYS):
-            batch = days[first : first + CATALOG_BATCH_DAYS]
+        per_day = len(products)  # about a day's catalog, once a run has landed one
+        position = 0
+        while position < len(days):
+            batch = days[position : position + batch_days(per_day)]
+            position += len(batch)
             checked = fetch_catalog(settings, client, batch, run=report.run_id)
+            per_day = max(per_day, -(-checked.records // len(batch)))
             report.records["products"] += checked.records
             land(lake, checked, report)
             taken |= {day.isoformat() for day in batch}
