@@ -131,6 +131,36 @@ def test_published_file_opens_read_only_and_is_a_copy_of_the_build(built: Built)
     )
 
 
+def test_a_build_changed_after_the_gate_is_refused_and_the_published_file_kept(
+    built: Built, tmp_path: Path
+) -> None:
+    """The gate passed these bytes: a build file changed since (one byte) is not published."""
+    from flows.warehouse.publish import PublishRefused, leftover_copies, publish, record_path
+
+    copy = load_settings(
+        lake_root=str(tmp_path / "lake"), warehouse_path=tmp_path / "warehouse" / "w.duckdb"
+    )
+    copy.storage.warehouse_path.parent.mkdir(parents=True)
+    shutil.copyfile(built.settings.storage.warehouse_path, copy.storage.warehouse_path)
+    shutil.copyfile(built.settings.storage.build_path, copy.storage.build_path)
+    record_path(copy).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(record_path(built.settings), record_path(copy))
+    previous = file_hash(copy.storage.warehouse_path)
+    with open(copy.storage.build_path, "r+b") as build:
+        build.seek(-1, 2)
+        last = build.read(1)
+        build.seek(-1, 2)
+        build.write(bytes([last[0] ^ 1]))
+    with pytest.raises(PublishRefused, match=r"w\.build\.duckdb changed after build \w{12} "):
+        publish(copy)
+    assert file_hash(copy.storage.warehouse_path) == previous
+    assert leftover_copies(copy.storage.warehouse_path) == [], "the copy is removed"
+    copy.storage.build_path.unlink()
+    with pytest.raises(PublishRefused, match=r"changed after build \w{12} passed the gate"):
+        publish(copy)
+    assert file_hash(copy.storage.warehouse_path) == previous
+
+
 def test_failing_contract_blocks_publish_and_keeps_previous_file(
     built: Built, tmp_path: Path
 ) -> None:

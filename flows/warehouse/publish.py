@@ -164,7 +164,11 @@ def record_gate(
 
 
 def publishable(settings: Settings) -> BuildRecord:
-    """The build record if its build may be published; PublishRefused says why not."""
+    """The build record if its build may be published; PublishRefused says why not.
+
+    The build's bytes are checked against the record as `publish` copies them: one read of a
+    file of gigabytes, not two.
+    """
     record = read_record(settings)
     if record is None:
         raise PublishRefused(
@@ -181,16 +185,16 @@ def publishable(settings: Settings) -> BuildRecord:
             f"build {record.build_id[:12]} {refusals[record.status]}; not published, "
             "the previous warehouse keeps serving; run `lakehouse run` to build again"
         )
-    if (
-        not settings.storage.build_path.exists()
-        or file_sha256(settings.storage.build_path) != record.sha256
-    ):
-        raise PublishRefused(
-            f"{settings.storage.build_path} changed after build {record.build_id[:12]} "
-            "passed the gate; "
-            "not published; run `lakehouse run` to build again"
-        )
+    if not settings.storage.build_path.exists():
+        raise changed_after_the_gate(settings, record)
     return record
+
+
+def changed_after_the_gate(settings: Settings, record: BuildRecord) -> PublishRefused:
+    return PublishRefused(
+        f"{settings.storage.build_path} changed after build {record.build_id[:12]} passed the "
+        "gate; not published; run `lakehouse run` to build again"
+    )
 
 
 def publish(settings: Settings) -> Path:
@@ -208,9 +212,7 @@ def publish(settings: Settings) -> Path:
             copy.flush()
             os.fsync(copy.fileno())
         if digest.hexdigest() != record.sha256:
-            raise PublishRefused(
-                f"{settings.storage.build_path} changed while it was being copied; not published"
-            )
+            raise changed_after_the_gate(settings, record)
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
