@@ -268,6 +268,11 @@ class RunSettings(_Concern):
     lock_wait_seconds: float = Field(
         0.0, description="How long a run waits for another run's writer lock; 0: refused at once"
     )
+    dbt_log_level: Literal["debug", "info", "warn", "error", "none"] = Field(
+        "info",
+        description="What dbt writes to its log file beside the build (dbt-logs/dbt.log); "
+        "debug adds every statement and costs ~2 s a build",
+    )
     contracts_dir: Path = Field(
         PROJECT_DIR / "checks" / "contracts",
         description="Soda contracts the gate verifies (every *.yml in the folder)",

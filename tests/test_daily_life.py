@@ -72,10 +72,9 @@ def event_tests_since(workspace: Workspace) -> date | None:
     return date.fromisoformat(scope.group(1)) if scope else None
 
 
-def last_parse(workspace: Workspace) -> str:
-    """What the last dbt invocation's partial parsing found (dbt's debug log)."""
-    log = workspace.published.with_name("dbt-logs") / "dbt.log"
-    return [line for line in log.read_text().splitlines() if "Partial parsing" in line][-1]
+def dbt_log(workspace: Workspace) -> list[str]:
+    """The lines of dbt's log file beside the build."""
+    return (workspace.published.with_name("dbt-logs") / "dbt.log").read_text().splitlines()
 
 
 def test_run_then_daily_every_night_keeps_the_past_and_every_source_record(
@@ -87,7 +86,10 @@ def test_run_then_daily_every_night_keeps_the_past_and_every_source_record(
 
     for night in range(1, 3):
         day = FIRST_WINDOW_END + timedelta(days=night)
-        result = workspace.run("daily")
+        # the second night asks for dbt's debug log (its default), the first keeps ours: info
+        level = {"LAKEHOUSE_DBT_LOG_LEVEL": "debug"} if night > 1 else {}
+        logged = len(dbt_log(workspace))
+        result = workspace.run("daily", **level)
         assert result.returncode == 0, result.stdout + result.stderr
         assert f"landed {day} → {day}: " in result.stdout
         verified = workspace.run("verify")
@@ -99,9 +101,16 @@ def test_run_then_daily_every_night_keeps_the_past_and_every_source_record(
         # nor do the event tables' data tests read the days no build has touched since
         since = event_tests_since(workspace)
         assert since is not None and since <= day
-        if night > 1:  # the days in the environment change nightly, the project does not:
-            # dbt skips parsing (the copy's new paths made the first night parse again)
-            assert "no changes found, skipping parsing" in last_parse(workspace)
+        written = dbt_log(workspace)[logged:]
+        debug = [line for line in written if "[debug]" in line]
+        assert any("[info ]" in line for line in written)
+        if night == 1:
+            assert not debug, debug[:3]
+        else:  # the days in the environment change nightly, the project does not: dbt
+            # skips parsing (the copy's new paths made the first night parse again)
+            parses = [line for line in debug if "Partial parsing" in line]
+            assert parses, "LAKEHOUSE_DBT_LOG_LEVEL=debug wrote no debug log"
+            assert "no changes found, skipping parsing" in parses[-1]
         # and the gate's event checks read the days written since the last gated build
         said = result.stdout + result.stderr
         scoped = re.search(r"event checks on the days from ([0-9-]+) on", said)

@@ -73,6 +73,12 @@ def run_cli(cwd: Path, environment: dict[str, str], *args: str) -> subprocess.Co
             "must be >= 0 (0: one per CPU core)",
         ),
         (
+            {"LAKEHOUSE_DBT_LOG_LEVEL": "loud"},
+            (),
+            "error: invalid setting LAKEHOUSE_DBT_LOG_LEVEL=loud: "
+            "Input should be 'debug', 'info', 'warn', 'error' or 'none'",
+        ),
+        (
             {"LAKEHOUSE_START_DATE": "2024-13-01"},
             (),
             "error: invalid setting LAKEHOUSE_START_DATE=2024-13-01: Input should be a valid "

@@ -137,6 +137,8 @@ def run_dbt(
         str(settings.storage.build_path.parent / target),
         "--log-path",
         str(settings.storage.build_path.parent / "dbt-logs"),
+        "--log-level-file",
+        settings.runs.dbt_log_level,
     ]
     environment = dbt_environment(settings, read_only)
     environment["DBT_LAKEHOUSE_LAKE_SINCE"] = lake_since.isoformat() if lake_since else ""
