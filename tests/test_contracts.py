@@ -31,10 +31,19 @@ CONTRACTS = REPO / "checks" / "contracts"
 DAY = "year=2025/month=10/day=05"  # a partition every raw entity of the session's lake has
 
 
-def contracts() -> dict[str, Path]:
-    """Every contract by the dataset it guards (build/main/<model>, raw/<source>/<entity>)."""
-    paths = sorted(CONTRACTS.glob("*.yml"))
-    return {yaml.safe_load(path.read_text())["dataset"]: path for path in paths}
+def contracts() -> dict[str, list[Path]]:
+    """The contract files of each dataset they guard (build/main/<model>,
+    raw/<source>/<entity>): one, or two for the tables of event grain (the whole table, and its
+    rows on the days since the last gated build)."""
+    files: dict[str, list[Path]] = {}
+    for path in sorted(CONTRACTS.glob("*.yml")):
+        files.setdefault(yaml.safe_load(path.read_text())["dataset"], []).append(path)
+    return files
+
+
+def copy_contracts(dataset: str, folder: Path) -> None:
+    for path in contracts()[dataset]:
+        shutil.copy(path, folder)
 
 
 def test_every_published_table_and_raw_entity_has_a_contract() -> None:
@@ -213,7 +222,7 @@ def gate_copy(built: Built, tmp_path: Path) -> Settings:
 def test_a_violation_fails_the_gate_naming_check_observed_value_and_threshold(
     gate_copy: Settings, violation: Violation
 ) -> None:
-    shutil.copy(contracts()[violation.dataset], gate_copy.runs.contracts_dir)
+    copy_contracts(violation.dataset, gate_copy.runs.contracts_dir)
     with duckdb.connect(str(gate_copy.storage.build_path)) as build:
         for sql in violation.sql:
             build.execute(sql.replace("{lake}", gate_copy.storage.lake_uri))
@@ -241,7 +250,7 @@ def test_the_event_checks_read_the_days_from_since_and_counts_catch_a_repeat_acr
     is outside them (a day the last passing gate saw) and fails them unscoped; an event landed
     again in another day's partition fails the whole-lake count against fact_events."""
     for dataset in ("build/main/fact_events", "raw/clickstream/events"):
-        shutil.copy(contracts()[dataset], gate_copy.runs.contracts_dir)
+        copy_contracts(dataset, gate_copy.runs.contracts_dir)
     day = date(2025, 10, 20)
     with duckdb.connect(str(gate_copy.storage.build_path)) as build:
         build.execute(
@@ -279,6 +288,33 @@ def test_the_event_checks_read_the_days_from_since_and_counts_catch_a_repeat_acr
     assert failed(day + timedelta(days=4)) == {
         "raw/clickstream/events.:metric.events_match_fact_events"
     }
+
+
+def test_row_checks_and_hourly_cells_read_the_days_from_since(gate_copy: Settings) -> None:
+    """A missing event type and an hour's sessions off by one, on one day: caught from that day
+    on and unscoped; from the next day on outside the checks (the days a gate already passed),
+    which read the new days only, not the whole table."""
+    for dataset in ("build/main/fact_events", "build/main/funnel_hourly"):
+        copy_contracts(dataset, gate_copy.runs.contracts_dir)
+    day = date(2025, 10, 20)
+    with duckdb.connect(str(gate_copy.storage.build_path)) as build:
+        build.execute(
+            "update fact_events set event_type = null where event_id = (select min(event_id) "
+            "from fact_events where event_date = ? and event_type = 'page_view')",
+            [day],
+        )
+        build.execute(
+            "update funnel_hourly set sessions = sessions + 1 where rowid = (select min(rowid) "
+            "from funnel_hourly where event_date = ? and events > sessions)",
+            [day],
+        )
+
+    def failed(since: date | None) -> set[str]:
+        return {check.label for check in verify_contracts(gate_copy, since=since).failed_checks}
+
+    broken = {"fact_events.event_type:missing", "funnel_hourly.:metric.hours_match_fact_events"}
+    assert failed(None) == failed(day) == broken
+    assert failed(day + timedelta(days=1)) == set()
 
 
 def test_the_raw_contracts_read_a_lake_on_s3(built: Built, s3: S3Endpoint, tmp_path: Path) -> None:

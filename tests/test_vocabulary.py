@@ -65,7 +65,7 @@ def test_dbt_tests_name_value_sets_and_never_list_them_again() -> None:
 def test_soda_contracts_agree_with_the_declaration() -> None:
     """Every column of a value set, in every contract, is checked against exactly that set: in
     the lake's raw zone as declared, in the warehouse with its unknown member besides."""
-    compared, unchecked = 0, []
+    compared, listed_in = 0, {}
     for path in yaml_files("checks/contracts"):
         contract = yaml.safe_load(path.read_text())
         raw = contract["dataset"].startswith("raw/")
@@ -77,14 +77,16 @@ def test_soda_contracts_agree_with_the_declaration() -> None:
                 for check in column.get("checks") or []
                 if isinstance(check, dict) and "valid_values" in (check.get("invalid") or {})
             ]
-            if not listings:
-                unchecked.append(f"{path.name}: {column['name']}")
+            # a dataset's checks may be split over two files (whole table, days since)
+            key = f"{contract['dataset']}: {column['name']}"
+            listed_in[key] = listed_in.get(key, 0) + len(listings)
             for listed in listings:
                 declared = value_sets()[set_of(column["name"])]
                 if not raw:
                     listed = [value for value in listed if value != UNKNOWN_MEMBER]
                 assert sorted(listed) == sorted(declared), (path.name, column["name"])
                 compared += 1
+    unchecked = [column for column, listings in listed_in.items() if listings == 0]
     assert unchecked == [], "a column of a value set without its value check"
     assert compared >= 19
 
@@ -161,8 +163,9 @@ def test_every_build_contract_declares_the_columns_and_types_dbt_enforces() -> N
     compared = 0
     for path in yaml_files("checks/contracts"):
         contract = yaml.safe_load(path.read_text())
-        if not contract["dataset"].startswith("build/main/"):
-            continue
+        schema_checked = any(check == "schema" or "schema" in check for check in contract["checks"])
+        if not contract["dataset"].startswith("build/main/") or not schema_checked:
+            continue  # the schema is checked by the table's contract, not by its rows' part
         table = contract["dataset"].removeprefix("build/main/")
         declared = []
         for column in contract["columns"]:

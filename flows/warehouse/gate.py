@@ -199,8 +199,9 @@ def verify_contracts(
     """Verify every contract in the contracts folder against `database` (default: the build)
     and the lake's raw zone, in one Soda session.
 
-    `since`: the event checks that read ${var.GATE_SINCE} (the contracts of fact_events and of
-    the raw events) read only the days from it on; None, every day. The pipeline gives it only
+    `since`: the checks that read ${var.GATE_SINCE} (the row checks of fact_events and of the
+    raw events, in their `__days_since` contracts, and funnel_hourly's cells) read only the days
+    from it on; None, every day. The pipeline gives it only
     when those days are all that changed since a build that passed the gate under the same
     checks (flows/pipeline.py::quality_gate).
     """
