@@ -432,27 +432,31 @@ def test_incremental_builds_equal_a_full_rebuild_table_for_table(
     )
 
 
+EVENT_TABLE_KEYS = {  # table: its key, and the day its tests read rows by
+    "stg_clickstream__events": ("event_id", "event_date"),
+    "stg_clickstream__sessions": ("session_id", "cast(timezone('UTC', ended_at) as date)"),
+}
+
+
 def assert_event_tests_read_the_days_from_lake_since(
     environment: dict[str, str], build_file: Path, since: date
 ) -> None:
     """The pipeline's last build ran under the code the earlier ones passed with: the event
-    tables' data tests read their days from lake_since on (macros/tests_since.sql). A repeated
-    event id on such a day fails them; one on an older day is outside them, and fails them
-    unscoped."""
-    test = "unique_stg_clickstream__events_event_id"
-    compiled = next((build_file.parent / "dbt-target" / "compiled").rglob(f"{test}.sql"))
-    assert f"where event_date >= date '{since}'" in compiled.read_text()
+    tables' data tests read their days from lake_since on (macros/tests_since.sql), the
+    sessions' the sessions ending on them (the ones that build rewrote). A repeated key on such
+    a day fails them; one on an older day is outside them, and fails them unscoped."""
 
-    def repeat_an_event_of(day: date) -> None:
+    def repeat_a_row_of(table: str, key: str, day_of: str, day: date | None) -> None:
         with duckdb.connect(str(build_file)) as warehouse:
-            warehouse.execute("delete from stg_clickstream__events where event_id = -1")
-            warehouse.execute(
-                "insert into stg_clickstream__events select * replace (-1 as event_id) "
-                "from stg_clickstream__events where event_date = ? limit 2",
-                [day],
-            )
+            warehouse.execute(f"delete from {table} where {key} = -1")
+            if day is not None:
+                warehouse.execute(
+                    f"insert into {table} select * replace (-1 as {key}) "
+                    f"from {table} where {day_of} = ? limit 2",
+                    [day],
+                )
 
-    def unique_test_passes(tests_since: date | None) -> bool:
+    def unique_test_passes(test: str, tests_since: date | None) -> bool:
         with mock.patch.dict(os.environ, environment):
             result = run_dbt(
                 load_settings(), "test", "--quiet", "--select", test, tests_since=tests_since
@@ -460,11 +464,16 @@ def assert_event_tests_read_the_days_from_lake_since(
         assert result.exception is None, result.exception
         return result.success
 
-    repeat_an_event_of(since)
-    assert not unique_test_passes(since)
-    repeat_an_event_of(since - timedelta(days=3))
-    assert unique_test_passes(since)
-    assert not unique_test_passes(None)
+    for table, (key, day_of) in EVENT_TABLE_KEYS.items():
+        test = f"unique_{table}_{key}"
+        compiled = next((build_file.parent / "dbt-target" / "compiled").rglob(f"{test}.sql"))
+        assert f"where {day_of} >= date '{since}'" in compiled.read_text()
+        repeat_a_row_of(table, key, day_of, since)
+        assert not unique_test_passes(test, since), table
+        repeat_a_row_of(table, key, day_of, since - timedelta(days=3))
+        assert unique_test_passes(test, since), table
+        assert not unique_test_passes(test, None), table
+        repeat_a_row_of(table, key, day_of, None)  # as it was
 
 
 def add_click_after_midnight(settings: Settings, day: date) -> int:
