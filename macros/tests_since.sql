@@ -1,7 +1,7 @@
 {#- dbt's own get_where_subquery (the relation a generic data test reads, filtered by its
     `where`), and one more filter: on a model whose meta names `tests_since` (a date column, or
-    an expression of one), the data tests of an incremental build read only its rows from
-    DBT_LAKEHOUSE_TESTS_SINCE on.
+    a timestamp with time zone: from the day's UTC midnight), the data tests of an incremental
+    build read only its rows from DBT_LAKEHOUSE_TESTS_SINCE on.
 
     The pipeline sets that variable only when the build is incremental and runs under the code
     fingerprint the last build that passed dbt ran under (flows/pipeline.py::build): the models
@@ -10,9 +10,8 @@
     (delete+insert on event_id), so a key can appear twice only among the rows this build
     wrote, which all fall on days from lake_since on; an event's session is never removed, so a
     relationship holds for the old rows too. The sessions model rewrites (by session_id) the
-    sessions with an event from lake_since on: exactly those that end on a day from it on, the
-    expression it names. Whole-table checks stay in the quality gate (counts against the lake).
-    On Spark, whose incremental builds overwrite partitions and do not delete by key, the filter
+    sessions with an event from lake_since on: exactly those that end on a day from it on.
+    Whole-table checks stay in the quality gate (counts against the lake). On Spark, whose incremental builds overwrite partitions and do not delete by key, the filter
     is never applied.
 
     The variable is read at execution only (`execute`): dbt re-parses every file that read an

@@ -432,10 +432,12 @@ def test_incremental_builds_equal_a_full_rebuild_table_for_table(
     )
 
 
-EVENT_TABLE_KEYS = {  # table: its key, and the day its tests read rows by
-    "stg_clickstream__events": ("event_id", "event_date"),
-    "stg_clickstream__sessions": ("session_id", "cast(timezone('UTC', ended_at) as date)"),
-}
+EVENT_TABLE_KEYS = {  # table: its key, the column its tests read rows by, and its UTC day
+    "stg_clickstream__events": ("event_id", "event_date", "event_date"),
+    "stg_clickstream__sessions": (
+        "session_id", "ended_at", "cast(timezone('UTC', ended_at) as date)"
+    ),
+}  # fmt: skip
 
 
 def assert_event_tests_read_the_days_from_lake_since(
@@ -464,10 +466,10 @@ def assert_event_tests_read_the_days_from_lake_since(
         assert result.exception is None, result.exception
         return result.success
 
-    for table, (key, day_of) in EVENT_TABLE_KEYS.items():
+    for table, (key, column, day_of) in EVENT_TABLE_KEYS.items():
         test = f"unique_{table}_{key}"
         compiled = next((build_file.parent / "dbt-target" / "compiled").rglob(f"{test}.sql"))
-        assert f"where {day_of} >= date '{since}'" in compiled.read_text()
+        assert f"where {column} >= date '{since}'" in compiled.read_text()
         repeat_a_row_of(table, key, day_of, since)
         assert not unique_test_passes(test, since), table
         repeat_a_row_of(table, key, day_of, since - timedelta(days=3))
