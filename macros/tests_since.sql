@@ -11,8 +11,9 @@
     wrote, which all fall on days from lake_since on; an event's session is never removed, so a
     relationship holds for the old rows too. The sessions model rewrites (by session_id) the
     sessions with an event from lake_since on: exactly those that end on a day from it on.
-    Whole-table checks stay in the quality gate (counts against the lake). On Spark, whose incremental builds overwrite partitions and do not delete by key, the filter
-    is never applied.
+    Whole-table checks stay in the quality gate (counts against the lake). On Spark, whose
+    incremental builds overwrite partitions and do not delete by key, the filter is never
+    applied.
 
     The variable is read at execution only (`execute`): dbt re-parses every file that read an
     environment variable while parsing whenever its value changes, and this one changes every
