@@ -271,7 +271,7 @@ class RunSettings(_Concern):
     dbt_log_level: Literal["debug", "info", "warn", "error", "none"] = Field(
         "info",
         description="What dbt writes to its log file beside the build (dbt-logs/dbt.log); "
-        "debug adds every statement and costs ~2 s a build",
+        "debug adds every statement and costs 1–2 s a build",
     )
     contracts_dir: Path = Field(
         PROJECT_DIR / "checks" / "contracts",

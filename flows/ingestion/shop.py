@@ -54,8 +54,8 @@ def shop_changes(connection: duckdb.DuckDBPyConnection, entity: Entity, after_ch
 
     On SQLite the range is asked of SQLite itself: change_id is the table's rowid, so it seeks
     to the first change; DuckDB's scan of the attached table would read every change ever
-    logged (1.4M orders at scale factor 100: 0.34 s against 0.01 s for a day's 3,000) and filter
-    them after, as text. PostgreSQL gets the filter pushed down.
+    logged and filter them after, as text (the 1.4M order changes at scale factor 100: 1.2 s
+    against 0.01 s for a day's 3,000). PostgreSQL gets the filter pushed down.
     """
     engine = shop_engine(connection)
     names = entity.schema.names

@@ -201,9 +201,9 @@ def verify_contracts(
 
     `since`: the checks that read ${var.GATE_SINCE} (the row checks of fact_events and of the
     raw events, in their `__days_since` contracts, and funnel_hourly's cells) read only the days
-    from it on; None, every day. The pipeline gives it only
-    when those days are all that changed since a build that passed the gate under the same
-    checks (flows/pipeline.py::quality_gate).
+    from it on; None, every day. The pipeline gives it only when those days are all that
+    changed since a build that passed the gate under the same checks
+    (flows/pipeline.py::quality_gate).
     """
     switch_telemetry_off()  # before Soda is imported: it reads its opt-out once, at import
     from soda_core.common.yaml import ContractYamlSource
