@@ -447,35 +447,40 @@ def assert_event_tests_read_the_days_from_lake_since(
     tables' data tests read their days from lake_since on (macros/tests_since.sql), the
     sessions' the sessions ending on them (the ones that build rewrote). A repeated key on such
     a day fails them; one on an older day is outside them, and fails them unscoped."""
-
-    def repeat_a_row_of(table: str, key: str, day_of: str, day: date | None) -> None:
-        with duckdb.connect(str(build_file)) as warehouse:
-            warehouse.execute(f"delete from {table} where {key} = -1")
-            if day is not None:
-                warehouse.execute(
-                    f"insert into {table} select * replace (-1 as {key}) "
-                    f"from {table} where {day_of} = ? limit 2",
-                    [day],
-                )
-
-    def unique_test_passes(test: str, tests_since: date | None) -> bool:
-        with mock.patch.dict(os.environ, environment):
-            result = run_dbt(
-                load_settings(), "test", "--quiet", "--select", test, tests_since=tests_since
-            )
-        assert result.exception is None, result.exception
-        return result.success
-
-    for table, (key, column, day_of) in EVENT_TABLE_KEYS.items():
-        test = f"unique_{table}_{key}"
+    tests = {f"unique_{table}_{key}": table for table, (key, _, _) in EVENT_TABLE_KEYS.items()}
+    for test, table in tests.items():
+        column = EVENT_TABLE_KEYS[table][1]
         compiled = next((build_file.parent / "dbt-target" / "compiled").rglob(f"{test}.sql"))
         assert f"where {column} >= date '{since}'" in compiled.read_text()
-        repeat_a_row_of(table, key, day_of, since)
-        assert not unique_test_passes(test, since), table
-        repeat_a_row_of(table, key, day_of, since - timedelta(days=3))
-        assert unique_test_passes(test, since), table
-        assert not unique_test_passes(test, None), table
-        repeat_a_row_of(table, key, day_of, None)  # as it was
+
+    def repeat_a_row_of_each(day: date | None) -> None:
+        with duckdb.connect(str(build_file)) as warehouse:
+            for table, (key, _, day_of) in EVENT_TABLE_KEYS.items():
+                warehouse.execute(f"delete from {table} where {key} = -1")
+                if day is not None:
+                    warehouse.execute(
+                        f"insert into {table} select * replace (-1 as {key}) "
+                        f"from {table} where {day_of} = ? limit 2",
+                        [day],
+                    )
+
+    def failing_tables(tests_since: date | None) -> set[str]:
+        """The tables whose unique test fails, both tests in one dbt invocation."""
+        with mock.patch.dict(os.environ, environment):
+            result = run_dbt(
+                load_settings(), "test", "--quiet", "--select", *tests, tests_since=tests_since
+            )
+        assert result.exception is None, result.exception
+        ran = [node for node in result.result if node.node.name in tests]  # not the hooks
+        assert len(ran) == len(tests)
+        return {tests[node.node.name] for node in ran if str(node.status) == "fail"}
+
+    repeat_a_row_of_each(since)
+    assert failing_tables(since) == set(EVENT_TABLE_KEYS)
+    repeat_a_row_of_each(since - timedelta(days=3))
+    assert failing_tables(since) == set()
+    assert failing_tables(None) == set(EVENT_TABLE_KEYS)
+    repeat_a_row_of_each(None)  # as it was
 
 
 def add_click_after_midnight(settings: Settings, day: date) -> int:
