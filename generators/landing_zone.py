@@ -9,6 +9,7 @@ a slice of the one text buffer, never a line formatted in Python.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 
@@ -79,8 +80,14 @@ def event_lines(events: pa.Table, malformed: pa.Table) -> tuple[np.ndarray, pa.L
     return hours, lines
 
 
-def _hour_slices(hours: np.ndarray, lines: pa.LargeStringArray) -> list[tuple[datetime, bytes]]:
-    """(hour, file content) per arrival hour: slices of the lines' one data buffer."""
+def _hour_slices(
+    hours: np.ndarray, lines: pa.LargeStringArray
+) -> list[tuple[datetime, memoryview, int]]:
+    """(hour, file content, lines) per arrival hour: views of the lines' one data buffer.
+
+    A line never holds a newline of its own (JSON escapes them; a malformed line is JSON cut
+    short), so an hour's lines are its rows.
+    """
     if len(hours) == 0:
         return []
     starts = np.flatnonzero(np.r_[True, hours[1:] != hours[:-1]])
@@ -92,24 +99,35 @@ def _hour_slices(hours: np.ndarray, lines: pa.LargeStringArray) -> list[tuple[da
     return [
         (
             datetime.fromtimestamp(int(hours[start]) * 3600, UTC),
-            data[offsets[start] : offsets[end]].tobytes(),
+            data[offsets[start] : offsets[end]],
+            int(end - start),
         )
         for start, end in zip(starts, ends, strict=True)
     ]
 
 
-def write_hours(
-    fs: pafs.FileSystem, root: str, events: pa.Table, malformed: pa.Table
-) -> dict[str, int]:
-    """Write (replace) the hour files of one day's arrivals; returns lines per file."""
+@dataclass(frozen=True)
+class HourFiles:
+    """The hour files of some days' arrivals, formatted and not yet written."""
+
+    files: list[tuple[str, memoryview]]  # path, content
+    lines: int
+
+    def write(self, fs: pafs.FileSystem) -> None:
+        """Write (replace) every file, each whole or not at all."""
+        if is_object_store(fs):  # a PUT is mostly waiting: send several at once
+            with ThreadPoolExecutor(UPLOADS) as pool:
+                list(pool.map(lambda file: write_atomically(fs, *file), self.files))
+        else:
+            for path, content in self.files:
+                write_atomically(fs, path, content)
+
+
+def hour_files(root: str, events: pa.Table, malformed: pa.Table) -> HourFiles:
+    """The hour files of some days' arrivals: one per hour in which a line arrived."""
     hours, lines = event_lines(events, malformed)
-    files = [
-        (landing_hour_path(root, hour), content) for hour, content in _hour_slices(hours, lines)
-    ]
-    if is_object_store(fs):  # a PUT is mostly waiting: send several at once
-        with ThreadPoolExecutor(UPLOADS) as pool:
-            list(pool.map(lambda file: write_atomically(fs, *file), files))
-    else:
-        for path, content in files:
-            write_atomically(fs, path, content)
-    return {path: content.count(b"\n") for path, content in files}
+    slices = _hour_slices(hours, lines)
+    return HourFiles(
+        files=[(landing_hour_path(root, hour), content) for hour, content, _ in slices],
+        lines=sum(count for _, _, count in slices),
+    )

@@ -104,7 +104,8 @@ class ShopDatabase:
                     "or set LAKEHOUSE_SOURCE_DB_URL to the database to read"
                 )
             path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(path)
+            # the simulator writes from a thread of its own (generators/sources.py), one at a time
+            connection = sqlite3.connect(path, check_same_thread=False)
             connection.execute("pragma foreign_keys = on")
             connection.execute("pragma journal_mode = wal")
             engine = "sqlite"
@@ -127,8 +128,12 @@ class ShopDatabase:
             cursor.execute(statement)
         self.connection.commit()
 
-    def apply(self, changes: dict[str, pa.Table]) -> dict[str, int]:
-        """Upsert a day's new and changed rows, in one transaction; returns rows per table."""
+    def apply(self, changes: dict[str, pa.Table], commit: bool = True) -> dict[str, int]:
+        """Upsert a day's new and changed rows, in one transaction; returns rows per table.
+
+        `commit=False` leaves the transaction open for the caller to add to and commit (or
+        roll back); on an error it is rolled back here either way.
+        """
         cursor = self.connection.cursor()
         written = {}
         try:
@@ -151,7 +156,8 @@ class ShopDatabase:
                 for batch in table.to_batches(BATCH_ROWS):
                     cursor.executemany(statement, self._rows(batch))
                 written[table_name] = table.num_rows
-            self.connection.commit()
+            if commit:
+                self.connection.commit()
         except Exception:
             self.connection.rollback()
             raise

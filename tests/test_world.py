@@ -13,7 +13,7 @@ import httpx
 import pyarrow.fs as pafs
 import pytest
 
-from flows.sources.contract import SHOP_KEYS, SHOP_TABLES, changes_table
+from flows.sources.contract import SHOP_KEYS, SHOP_TABLES, changes_table, landing_day_prefix
 from generators.catalog_api import CatalogApi
 from generators.config import Dirty, SimulationConfig
 from generators.simulation import Simulation
@@ -150,3 +150,36 @@ def test_a_year_and_a_day_equals_a_year_then_one_more_day(tmp_path: Path) -> Non
     assert landing(then) == landing(whole)
     customers = {row[0] for row in rows(whole, "customers", "customer_id")}
     assert len(customers) == 100  # scale 0.1: SPEC §2's 1,000 × 0.1 registered by day 730
+
+
+def test_a_batch_whose_hour_files_fail_leaves_nothing_of_itself_in_the_database(
+    tmp_path: Path,
+) -> None:
+    """The shop database and the landing zone are written on two threads at once: when a
+    batch's hour files cannot be written (a file stands where its day's folder goes), the
+    error reaches the caller, the database holds the batches before it, each with its mark,
+    and nothing of that batch; the next advance, once the obstacle is gone, writes the same
+    sources as a run that never failed, change logs included."""
+    config = world(30)
+    failed, clean = tmp_path / "failed", tmp_path / "clean"
+    blocked = START + timedelta(days=16)  # in the third batch of 7 days (days 14 to 20)
+    obstacle = failed / "landing" / landing_day_prefix(blocked)  # the day's folder, as a file
+    with SourceWriter.open(config, database(failed), (LOCAL, str(failed / "landing"))) as writer:
+        obstacle.parent.mkdir(parents=True)  # after opening: new sources start with no landing
+        obstacle.write_text("not a folder")
+        with pytest.raises(OSError):
+            writer.advance_to(config.end_date)
+        assert writer.simulated_through() == START + timedelta(days=13)
+    day_after_mark = (START + timedelta(days=14)).isoformat()
+    for table in SHOP_TABLES:
+        updated = [row[-1] for row in rows(failed, table, SHOP_KEYS[table])]
+        assert updated and max(updated) < day_after_mark, table
+        logged = [row[-1] for row in rows(failed, changes_table(table), "change_id")]
+        assert max(logged) < day_after_mark, f"{changes_table(table)} holds the failed batch"
+
+    obstacle.unlink()
+    with SourceWriter.open(config, database(failed), (LOCAL, str(failed / "landing"))) as writer:
+        writer.advance_to(config.end_date)
+    write_sources(config, database(clean), (LOCAL, str(clean / "landing")))
+    assert snapshot(failed) == snapshot(clean)
+    assert landing(failed) == landing(clean)

@@ -21,7 +21,7 @@ def is_object_store(fs: pafs.FileSystem) -> bool:
     return fs.type_name != "local"
 
 
-def write_atomically(fs: pafs.FileSystem, path: str, data: bytes) -> None:
+def write_atomically(fs: pafs.FileSystem, path: str, data: bytes | memoryview) -> None:
     """An S3 PUT of a complete object is atomic; on a folder, write aside and rename."""
     if is_object_store(fs):
         with fs.open_output_stream(path) as stream:

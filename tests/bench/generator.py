@@ -12,23 +12,26 @@ event into hourly NDJSON files. Rates are rows per CPU-second of the process (pe
 from __future__ import annotations
 
 import argparse
-import cProfile
+import contextlib
+import functools
 import json
-import pstats
 import random
 import shutil
 import sqlite3
 import tempfile
+import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import pyarrow.fs as pafs
 from faker import Faker
 
-from flows.lake import storage
 from generators import landing_zone
 from generators.config import SimulationConfig
 from generators.shop_db import ShopDatabase, schema_sql
@@ -51,7 +54,7 @@ class Rate:
     rows: int
     cpu_seconds: float
     wall_seconds: float
-    # where the time went, by part, in seconds under cProfile (the simulator's only)
+    # where the time went: seconds per part (on any of the simulator's threads), and `wall`
     phases: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -87,34 +90,54 @@ def simulator(config: SimulationConfig, folder: Path) -> Rate:
 
 
 def profile(config: SimulationConfig, folder: Path) -> dict[str, float]:
-    """Where `write_sources`' time goes: cProfile's cumulative seconds of its parts.
+    """Where `write_sources`' time goes: the seconds each part takes, on whichever thread.
 
-    The profiler slows every call a little; the shares, not the seconds, are the finding.
+    The simulator runs its parts on three threads at once (generators/sources.py), so they add
+    up to more than its wall time, which is returned as `wall`; a profiler of one thread would
+    miss two of them.
     """
     parts = {
         "simulating the days (numpy and Arrow, the customers and catalog included)": (
-            Simulation.record
+            Simulation,
+            "record",
         ),
-        "the shop database (SQLite upserts and their change-log triggers)": ShopDatabase.apply,
-        "the clickstream lines (DuckDB's to_json, sorted by arrival)": landing_zone.event_lines,
-        "the hour files (written aside, renamed)": storage.write_atomically,
+        "the shop database (SQLite upserts and their change-log triggers)": (
+            ShopDatabase,
+            "apply",
+        ),
+        "the clickstream lines (DuckDB's to_json, sorted by arrival)": (
+            landing_zone,
+            "event_lines",
+        ),
+        "the hour files (written aside, renamed)": (landing_zone.HourFiles, "write"),
     }
-    profiler = cProfile.Profile()
-    began = time.perf_counter()
-    profiler.runcall(
-        write_sources,
-        config,
-        f"sqlite:///{folder / 'profiled.sqlite'}",
-        (pafs.LocalFileSystem(), str(folder / "profiled-landing")),
-    )
-    total = time.perf_counter() - began
-    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
-    spent = {}
-    for name, function in parts.items():
-        code = function.__code__
-        spent[name] = stats.get((code.co_filename, code.co_firstlineno, code.co_name), (0,) * 4)[3]
-    spent["the rest (batching, opening the sources, their state)"] = total - sum(spent.values())
-    return spent
+    spent: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def timed(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(function)
+        def part(*args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                with lock:
+                    spent[name] += time.perf_counter() - began
+
+        return part
+
+    with contextlib.ExitStack() as patches:
+        for name, (owner, attribute) in parts.items():
+            function = getattr(owner, attribute)
+            patches.enter_context(mock.patch.object(owner, attribute, timed(name, function)))
+        began = time.perf_counter()
+        write_sources(
+            config,
+            f"sqlite:///{folder / 'profiled.sqlite'}",
+            (pafs.LocalFileSystem(), str(folder / "profiled-landing")),
+        )
+        wall = time.perf_counter() - began
+    return {name: spent[name] for name in parts} | {"wall": wall}
 
 
 def row_at_a_time(mix: list[Counter[str]], start: date, folder: Path, seed: int = 42) -> Rate:

@@ -884,13 +884,11 @@ def render(
             f"{slow.per_core:,.0f} rows per CPU-second",
         ]
         if fast.phases:
-            profiled = sum(fast.phases.values())
+            parts = {name: seconds for name, seconds in fast.phases.items() if name != "wall"}
             lines.append(
-                f"- where the simulator's time goes (cProfile, {profiled:.1f} s under it): "
-                + "; ".join(
-                    f"{name} {100 * seconds / profiled:.0f}%"
-                    for name, seconds in fast.phases.items()
-                )
+                f"- where the simulator's time goes (seconds of each part on whichever of its "
+                f"three threads runs it, {fast.phases['wall']:.1f} s of wall time): "
+                + "; ".join(f"{name} {seconds:.2f} s" for name, seconds in parts.items())
             )
     return "\n".join(lines) + "\n"
 
