@@ -15,28 +15,33 @@
 {% macro default__utc_timestamp(expression) -%}cast({{ expression }} as timestamptz){%- endmacro %}
 {% macro spark__utc_timestamp(expression) -%}cast({{ expression }} as timestamp){%- endmacro %}
 
-{#- The UTC calendar day of a timestamp. -#}
+{#- The UTC calendar day of a timestamp. On DuckDB through its UTC wall time as a plain
+    TIMESTAMP from the epoch microseconds: the same value as timezone('UTC', x), which converts
+    through ICU's calendar at ~2.5 s per 20M rows against ~0.4 s. -#}
 {% macro utc_date(expression) -%}
 {{ return(adapter.dispatch('utc_date')(expression)) }}
 {%- endmacro %}
 {% macro default__utc_date(expression) -%}
-cast(timezone('UTC', {{ expression }}) as date)
+cast(make_timestamp(epoch_us({{ expression }})) as date)
 {%- endmacro %}
 {% macro spark__utc_date(expression) -%}to_date({{ expression }}){%- endmacro %}
 
-{#- The UTC hour of day (0–23) of a timestamp. -#}
+{#- The UTC hour of day (0–23) of a timestamp (on DuckDB as utc_date, without ICU). -#}
 {% macro utc_hour(expression) -%}
 {{ return(adapter.dispatch('utc_hour')(expression)) }}
 {%- endmacro %}
-{% macro default__utc_hour(expression) -%}hour(timezone('UTC', {{ expression }})){%- endmacro %}
+{% macro default__utc_hour(expression) -%}
+hour(make_timestamp(epoch_us({{ expression }})))
+{%- endmacro %}
 {% macro spark__utc_hour(expression) -%}cast(hour({{ expression }}) as bigint){%- endmacro %}
 
-{#- A date as its yyyymmdd integer key. -#}
+{#- A date as its yyyymmdd integer key (arithmetic: formatting and parsing text per row costs
+    five times as much). -#}
 {% macro date_key(expression) -%}
 {{ return(adapter.dispatch('date_key')(expression)) }}
 {%- endmacro %}
 {% macro default__date_key(expression) -%}
-cast(strftime({{ expression }}, '%Y%m%d') as integer)
+cast(year({{ expression }}) * 10000 + month({{ expression }}) * 100 + day({{ expression }}) as integer)
 {%- endmacro %}
 {% macro spark__date_key(expression) -%}
 cast(date_format({{ expression }}, 'yyyyMMdd') as int)
