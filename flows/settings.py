@@ -118,12 +118,24 @@ class SourceSettings(_Concern):
     catalog_failure_rate: float = Field(
         0.0, description="Share of catalog API requests the embedded server fails (500/429)"
     )
+    shop_changes_per_batch: int = Field(
+        1_000_000,
+        description="Shop change-log rows read, checked and landed at once (bounds the memory "
+        "of ingesting a large backlog)",
+    )
 
     @field_validator("catalog_failure_rate")
     @classmethod
     def _rate_in_range(cls, value: float) -> float:
         if not 0 <= value < 1:
             raise ValueError("must be >= 0 and < 1")
+        return value
+
+    @field_validator("shop_changes_per_batch")
+    @classmethod
+    def _batch_positive(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be >= 1")
         return value
 
     @field_validator("source_db_url")

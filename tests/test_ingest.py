@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -446,6 +447,70 @@ def test_every_change_between_two_extractions_lands_from_the_change_log(
     assert sources.ingest(last, last)["shop"].landed == Counter(
         customers=0, orders=0, order_items=0
     ), "read again, the change log adds nothing"
+
+
+def test_a_backlog_read_a_few_changes_at_a_time_lands_what_one_batch_lands(
+    tmp_path: Path, prefect_server: None
+) -> None:
+    """Seven shop changes per batch against the whole backlog at once, on dirty sources: the
+    same lake, state and counts, and a change stamped after the window holds its table back
+    from inside a batch in the middle of the log."""
+    from prefect.logging.configuration import ensure_logging_setup
+
+    ensure_logging_setup()  # Prefect's configuration replaces the handlers of its loggers
+    progress: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: progress.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger("prefect.task_runs").addHandler(handler)
+    first, last, later = (START + timedelta(days=n) for n in (4, 9, 20))
+    outcomes = {}
+    try:
+        for name, extra in (("whole", {}), ("batched", {"LAKEHOUSE_SHOP_CHANGES_PER_BATCH": "7"})):
+            progress.clear()
+            sources = sandbox(tmp_path / name, LAKEHOUSE_DIRTY="true", **extra)
+            backlog = sources.ingest(START, first)["shop"]
+            read_in_batches = [line for line in progress if line.startswith("shop orders:")]
+            with ShopDatabase.connect(
+                sources.settings.sources.source_db_url.get_secret_value()
+            ) as database:
+                order_id = database.connection.execute("select min(order_id) from orders")
+                order_id = order_id.fetchone()[0]
+                database.connection.execute(
+                    "update orders set status = 'cancelled', updated_at = ? where order_id = ?",
+                    (f"{later} 08:00:00.000000", order_id),
+                )
+                database.connection.commit()
+            held = sources.ingest(first + timedelta(days=1), last)["shop"]
+            caught_up = sources.ingest(later, later)["shop"]
+            lake = sources.lake_fingerprint()
+            outcomes[name] = {
+                "counts": [(r.landed, r.quarantined) for r in (backlog, held, caught_up)],
+                "state": {
+                    key: value
+                    for key, value in sources.lake.read_json("_state/shop.json").items()
+                    if key in ("change_ids", "customer_ids", "watermark")
+                },
+                "lake": {path: digest for path, digest in lake.items() if "/shop/" in path},
+                "batches": read_in_batches,
+                "late order": [
+                    row["status"]
+                    for row in sources.table("raw", "orders").to_pylist()
+                    if row["order_id"] == order_id
+                ],
+            }
+    finally:
+        logging.getLogger("prefect.task_runs").removeHandler(handler)
+    whole, batched = outcomes["whole"], outcomes["batched"]
+    assert whole["batches"] == [], "one batch: no progress lines"
+    orders = whole["state"]["change_ids"]["orders"]
+    assert len(batched["batches"]) >= 2
+    assert batched["batches"][0].startswith("shop orders: change ids 1–7 of ")
+    assert batched["counts"][1][0]["orders"] == 0, "held back by the change after the window"
+    assert batched["counts"][2][0]["orders"] > 1, "landed once the window reaches it"
+    assert "cancelled" in batched["late order"]
+    for key in ("counts", "state", "lake", "late order"):
+        assert batched[key] == whole[key], key
+    assert orders > 0
 
 
 def test_landing_lines_skip_empty_and_space_only_lines_and_keep_every_line_number() -> None:

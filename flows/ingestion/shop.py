@@ -24,7 +24,7 @@ from flows.ingestion.base import (
     land,
     unknown_id_rule,
 )
-from flows.ingestion.validation import Checked, Rule, check
+from flows.ingestion.validation import Rule, check
 from flows.lake.entities import CUSTOMERS, ORDER_ITEMS, ORDERS, PRODUCTS, Entity
 from flows.lake.partitions import Lake
 from flows.lake.state import SourceState
@@ -49,8 +49,10 @@ def shop_lineage(entity: Entity, row: str = "") -> str:
     return f"'shop:{entity.name}/' || coalesce({key}, '?') || '@' || coalesce({text}, '?')"
 
 
-def shop_changes(connection: duckdb.DuckDBPyConnection, entity: Entity, after_change: int) -> str:
-    """SQL for the change-log rows after `after_change`, as text, with change_id and lineage.
+def shop_changes(
+    connection: duckdb.DuckDBPyConnection, entity: Entity, after_change: int, upto_change: int
+) -> str:
+    """SQL for the change-log rows with ids in (after_change, upto_change], as text.
 
     On SQLite the range is asked of SQLite itself: change_id is the table's rowid, so it seeks
     to the first change; DuckDB's scan of the attached table would read every change ever
@@ -61,14 +63,27 @@ def shop_changes(connection: duckdb.DuckDBPyConnection, entity: Entity, after_ch
     names = entity.schema.names
     columns = ", ".join(f'{_text(name, engine)} as "{name}"' for name in names)
     table = f"{SHOP}.{changes_table(entity.name)}"
+    after, upto = int(after_change), int(upto_change)
     if engine == "sqlite":
-        ranged = f"select * from {changes_table(entity.name)} where change_id > {int(after_change)}"
+        ranged = (
+            f"select * from {changes_table(entity.name)} "
+            f"where change_id > {after} and change_id <= {upto}"
+        )
         table = f"sqlite_query({quoted(SHOP)}, {quoted(ranged)})"
     return f"""
         select cast(change_id as bigint) as change_id, {columns}
         from {table}
-        where cast(change_id as bigint) > {int(after_change)}
+        where cast(change_id as bigint) > {after} and cast(change_id as bigint) <= {upto}
     """
+
+
+def last_change(connection: duckdb.DuckDBPyConnection, entity: Entity) -> int:
+    """The newest change id logged for the entity's table (0: none), asked of the database
+    itself: the primary key's last entry, not a scan."""
+    query = quoted(f"select max(change_id) from {changes_table(entity.name)}")
+    scanner = "sqlite_query" if shop_engine(connection) == "sqlite" else "postgres_query"
+    value = connection.execute(f"select * from {scanner}({quoted(SHOP)}, {query})").fetchone()[0]
+    return int(value or 0)
 
 
 def shop_records(entity: Entity, changes: str) -> str:
@@ -103,99 +118,131 @@ def known_products_rule(connection: duckdb.DuckDBPyConnection, lake: Lake) -> li
 
 
 @dataclass
-class ShopExtract:
-    checked: dict[str, Checked]
-    change_ids: dict[str, int]  # per table: every change up to this id has been read
-    newest: datetime | None  # the newest updated_at read
-    customer_ids: list[int]  # every customer landed so far, this extract's included
+class ShopIngested:
+    report: SourceReport
+    change_ids: dict[str, int]  # per table: every change up to this id has been landed
+    newest: datetime | None  # the newest updated_at landed
+    customer_ids: list[int]  # every customer landed so far, this run's included
 
 
-@io_task("extract-shop-changes")
-def extract_shop(
+def read_changes(
+    connection: duckdb.DuckDBPyConnection, entity: Entity, after: int, upto: int, upper: str
+) -> tuple[int | None, datetime | None]:
+    """Fill the temporary table `changes` with a range of the change log.
+
+    Returns the id of its first change stamped at or after `upper` (None: none is) and the
+    newest stamp before that change.
+    """
+    connection.execute(
+        "create or replace temporary table changes as "
+        + shop_changes(connection, entity, after, upto)
+    )
+    late, newest = connection.execute(
+        f"""
+        with first_late as (
+            select min(change_id) as change_id from changes
+            where try_cast(updated_at as timestamptz) >= {upper}
+        )
+        select (select change_id from first_late), max(try_cast(updated_at as timestamptz))
+        from changes
+        where change_id < coalesce((select change_id from first_late), {2**63 - 1})
+        """
+    ).fetchone()
+    return late, newest
+
+
+def add_known_customers(connection: duckdb.DuckDBPyConnection, landed: pa.Table) -> None:
+    """Customers just landed join `known_customers`, which their orders are checked against."""
+    connection.register("landed_customers", landed.select(["customer_id"]))
+    connection.execute(
+        """
+        insert into known_customers
+        select distinct customer_id from landed_customers
+        where customer_id not in (select customer_id from known_customers)
+        """
+    )
+    connection.unregister("landed_customers")
+
+
+@io_task("land-shop-changes")
+def land_shop_changes(
     settings: Settings,
     lake: Lake,
-    end: date,
+    window: tuple[date, date],
     change_ids: dict[str, int],
     run: str,
     customer_ids: list[int] | None,
-) -> ShopExtract:
-    """Every change logged after the watermarks up to the end of `end`, checked in SQL.
+) -> ShopIngested:
+    """Every change logged after the watermarks up to the end of the window, checked in SQL
+    and landed a batch of change ids at a time, so memory does not grow with a backlog.
 
-    A change stamped after the window holds its table's watermark back, so it is read by the
-    run whose window it falls in, never skipped.
+    Customers land before orders, which are checked against every customer landed. A change
+    stamped after the window holds its table's watermark back, so it is read by the run whose
+    window it falls in, never skipped. Landing is a merge: a retry, or a run after one that was
+    stopped, lands again what it reads again and adds nothing twice.
     """
+    start, end = window
     upper = quoted((day_start(end) + timedelta(days=1)).isoformat())
-    checked: dict[str, Checked] = {}
+    batch = settings.sources.shop_changes_per_batch
+    logger = get_run_logger()
+    report = SourceReport("shop", run, start)
     horizons: dict[str, int] = {}
     newest = None
     with connect(settings) as connection:
         attach_shop(connection, settings.sources.source_db_url.get_secret_value())
+        known_ids(connection, lake, CUSTOMERS, column="customer_id", listed=customer_ids)
         for entity in SHOP_ENTITIES:
-            after = change_ids.get(entity.name, 0)
-            connection.execute(
-                "create or replace temporary table changes as "
-                + shop_changes(connection, entity, max(0, after - CHANGE_OVERLAP))
-            )
-            horizon, stamp = connection.execute(
-                f"""
-                select coalesce(
-                    (select min(change_id) - 1 from changes
-                     where try_cast(updated_at as timestamptz) >= {upper}),
-                    (select max(change_id) from changes),
-                    {after}
-                ),
-                (select max(try_cast(updated_at as timestamptz)) from changes
-                 where try_cast(updated_at as timestamptz) < {upper})
-                """
-            ).fetchone()
-            horizons[entity.name] = max(int(horizon), after)
-            if stamp is not None and (newest is None or stamp > newest):
-                newest = stamp
             if entity is ORDER_ITEMS:
                 rules = known_products_rule(connection, lake)
-            elif entity is ORDERS:
-                # orders must name a customer landed before or arriving now
-                arriving = checked[CUSTOMERS.name].good
-                table = known_ids(
-                    connection,
-                    lake,
-                    CUSTOMERS,
-                    column="customer_id",
-                    listed=customer_ids,
-                    arriving=arriving,
-                )
-                rules = [unknown_id_rule("customer_id", table, "unknown_customer")]
-                customer_ids = (
-                    connection.execute(f"select customer_id from {table} order by 1")
-                    .to_arrow_table()["customer_id"]
-                    .to_pylist()
-                )
+            elif entity is ORDERS:  # orders must name a customer landed
+                rules = [unknown_id_rule("customer_id", "known_customers", "unknown_customer")]
             else:
                 rules = []
-            records = shop_records(entity, f"select * from changes where change_id <= {horizon}")
-            checked[entity.name] = check(connection, entity, records, run_id=run, rules=rules)
-    return ShopExtract(checked, horizons, newest, customer_ids=customer_ids or [])
+            after = change_ids.get(entity.name, 0)
+            horizons[entity.name] = after
+            report.records[entity.name] = 0
+            last = last_change(connection, entity)  # later changes wait for the next run
+            first = max(0, after - CHANGE_OVERLAP)
+            for low in range(first, last, batch):
+                high = min(low + batch, last)
+                late, stamp = read_changes(connection, entity, low, high, upper)
+                if stamp is not None and (newest is None or stamp > newest):
+                    newest = stamp
+                upto = high if late is None else late - 1
+                records = shop_records(entity, f"select * from changes where change_id <= {upto}")
+                checked = check(connection, entity, records, run_id=run, rules=rules)
+                report.records[entity.name] += checked.records
+                land(lake, checked, report)
+                if entity is CUSTOMERS:
+                    add_known_customers(connection, checked.good)
+                horizons[entity.name] = max(horizons[entity.name], upto)
+                if last - first > batch:  # a backlog: show its progress
+                    logger.info(
+                        f"shop {entity.name}: change ids {low + 1:,}–{upto:,} of {last:,} "
+                        f"landed ({checked.records:,} records)"
+                    )
+                if late is not None:
+                    break
+        known = connection.execute("select customer_id from known_customers order by 1")
+        customers = known.to_arrow_table()["customer_id"].to_pylist()
+    return ShopIngested(report, horizons, newest, customer_ids=customers)
 
 
 @flow(name="ingest-shop-db")
 def ingest_shop_db(settings: Settings, start: date, end: date) -> SourceReport:
     """The shop's change log past each table's change-id watermark: every version lands."""
     lake, state, report = begin_source_run(settings, "shop", start)
-    listed = state.data.get("customer_ids")
-    extract = extract_shop(
+    ingested = land_shop_changes(
         settings,
         lake,
-        end,
+        (start, end),
         change_ids=state.data.get("change_ids", {}),
         run=report.run_id,
-        customer_ids=listed,
+        customer_ids=state.data.get("customer_ids"),
     )
-    for entity in SHOP_ENTITIES:
-        report.records[entity.name] = extract.checked[entity.name].records
-        land(lake, extract.checked[entity.name], report)
-    state.data["change_ids"] = extract.change_ids
-    state.data["customer_ids"] = extract.customer_ids
-    state.advance_watermark(extract.newest)
-    state.save(report, start, end)
-    get_run_logger().info(report.summary())
-    return report
+    state.data["change_ids"] = ingested.change_ids
+    state.data["customer_ids"] = ingested.customer_ids
+    state.advance_watermark(ingested.newest)
+    state.save(ingested.report, start, end)
+    get_run_logger().info(ingested.report.summary())
+    return ingested.report

@@ -182,8 +182,7 @@ def _check_shop(
                 with read as (
                     select {shop_lineage(entity)} as _source,
                         cast(try_cast(updated_at as timestamptz) as date) as day
-                    from ({shop_changes(connection, entity, 0)})
-                    where change_id <= {int(change_ids[name])}
+                    from ({shop_changes(connection, entity, 0, change_ids[name])})
                 )
                 select count(*), list(distinct day order by day)
                 from read anti join landed using (_source)
