@@ -124,6 +124,42 @@ def test_a_run_stopped_while_simulating_is_projected_from_the_shops_progress() -
     ) in report
 
 
+def test_a_runs_peak_memory_is_named_by_the_phase_it_happened_in() -> None:
+    """The memory samples of a run fall in the phases its console's timestamps mark: the report
+    says which stage holds the peak (where an SF1000 run outgrows its memory target)."""
+    began = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
+    output = "\n".join(
+        [
+            "12:00:06.000 | INFO    | Flow run 'a' - Beginning flow run 'a' for flow 'lakehouse'",
+            "12:00:07.000 | INFO    | Flow run 'b' - Beginning subflow run 'b' for flow "
+            "'simulate-sources'",
+            "12:01:07.000 | INFO    | Flow run 'c' - Beginning subflow run 'c' for flow "
+            "'ingest-shop-db'",
+            "12:02:07.000 | INFO    | Flow run 'd' - Beginning subflow run 'd' for flow "
+            "'ingest-clickstream'",
+        ]
+    )
+    memory = [
+        (1.0, bench.GIB // 10),
+        (30.0, bench.GIB),
+        (66.0, bench.GIB + 1),
+        (70.0, 5 * bench.GIB),
+        (130.0, 2 * bench.GIB),
+    ]
+    run = bench.Measured("run", 200.0, 5 * bench.GIB, output, began, "stopped at 15 min", memory)
+    assert run.peaks() == [
+        ("start-up", bench.GIB // 10),
+        ("simulate", bench.GIB + 1),
+        ("shop", 5 * bench.GIB),
+        ("clickstream", 2 * bench.GIB),
+    ]
+    report = bench.render("cmd", [_run_only(run)], None, [])
+    assert (
+        "- peak memory of `lakehouse run` by phase: start-up 0.10 GiB, simulate 1.00 GiB, "
+        "shop 5.00 GiB, clickstream 2.00 GiB"
+    ) in report
+
+
 def processes_of(folder: Path) -> list[str]:
     """Processes whose environment names the folder: the run and every child it started."""
     found = []

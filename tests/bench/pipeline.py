@@ -69,6 +69,7 @@ class Measured:
     output: str
     began: datetime | None = None  # the wall clock (UTC) when the command started
     failure: str = ""  # why it did not finish: its exit status and last line, or the budget
+    memory: list[tuple[float, int]] = field(default_factory=list)  # (seconds in, bytes) samples
 
     def phases(self) -> list[tuple[str, float]]:
         """(phase, seconds) from the console's timestamps; "start-up" (imports, the Prefect
@@ -118,6 +119,18 @@ class Measured:
             return None
         done, total, seconds = found[-1]
         return int(done.replace(",", "")), int(total.replace(",", "")), float(seconds)
+
+    def peaks(self) -> list[tuple[str, int]]:
+        """(phase, peak bytes of the process tree while it ran), for the phases sampled."""
+        bounds, start = [], 0.0
+        for name, seconds in self.phases():
+            bounds.append((name, start, start + seconds))
+            start += seconds
+        return [
+            (name, max(sampled))
+            for name, begin, end in bounds
+            if (sampled := [size for at, size in self.memory if begin <= at < end])
+        ]
 
     def reached(self) -> str:
         """The last phase the command began."""
@@ -228,11 +241,11 @@ def measure(
             text=True,
             start_new_session=True,  # its own process group: a stop reaches every child
         )
-        peak = 0
+        memory: list[tuple[float, int]] = []
         sampled = Path("/proc").exists()
         while process.poll() is None:
             if sampled:
-                peak = max(peak, tree_rss(process.pid))
+                memory.append((time.perf_counter() - began, tree_rss(process.pid)))
             if budget_seconds is not None and time.perf_counter() - began > budget_seconds:
                 stop_group(process)
                 failure = f"stopped at the budget of {budget_seconds / 60:g} min"
@@ -241,13 +254,14 @@ def measure(
         log.seek(0)
         output = log.read()
     seconds = time.perf_counter() - began
+    peak = max((size for _, size in memory), default=0)
     if not sampled:  # no /proc: the largest finished child, in KiB on Linux and bytes on macOS
         unit = 1 if sys.platform == "darwin" else 1024
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * unit
     if not failure and process.returncode != 0:
         last = next((line for line in reversed(output.splitlines()) if line.strip()), "")
         failure = f"exit {process.returncode}: {last.strip()[:300]}"
-    measured = Measured(" ".join(arguments), seconds, peak, output, began_at, failure)
+    measured = Measured(" ".join(arguments), seconds, peak, output, began_at, failure, memory)
     if failure:
         failure += f", in {measured.reached()}"
         measured.failure = failure
@@ -793,6 +807,9 @@ def render(
                 lines.append(
                     f"- where `lakehouse {stage.command}`'s {stage.seconds:.1f} s went: {spent}"
                 )
+            peaks = ", ".join(f"{phase} {size / GIB:.2f} GiB" for phase, size in stage.peaks())
+            if peaks:
+                lines.append(f"- peak memory of `lakehouse {stage.command}` by phase: {peaks}")
             lines += simulated_text(stage) + dbt_text(stage, report.dbt.get(name))
         if report.rows:
             lines.append(f"- raw rows: {', '.join(f'{k} {v:,}' for k, v in report.rows.items())}")
