@@ -71,11 +71,21 @@ def advance(request: dict[str, Any], through: date, out: IO[str]) -> dict[str, o
             through, lambda done, total: _say(out, {"progress": [done, total]})
         )
         after = writer.simulated_through() or writer.day_before_start
+    release_memory()
     return {
         "through": after.isoformat(),
         "days": max(0, (after - before).days),
         "rows": dict(written),
     }
+
+
+def release_memory() -> None:
+    """Give the simulation's freed memory back to the system: this process serves the catalog
+    for the rest of the run, and Arrow's allocator kept what an SF1000 simulation had freed
+    (2.4 GiB held through ingestion; 61 SF1000 days: 1.36 → 0.31 GiB)."""
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def serve(requests: IO[str], out: IO[str]) -> None:

@@ -33,7 +33,19 @@ from generators.shop_db import ShopDatabase
 from generators.simulation import Simulation
 
 STATE_TABLE = "simulator_state"
-WRITE_BATCH_DAYS = 7  # simulated days written per transaction and formatting pass
+WRITE_BATCH_DAYS = 7  # simulated days written per transaction and formatting pass, at most
+WRITE_BATCH_EVENTS = 600_000  # about this many clickstream events per batch, at most
+EVENTS_PER_DAY = 280  # a day's clickstream events at scale factor 1, about
+
+
+def batch_days(scale_factor: float) -> int:
+    """Days written per batch: a week, fewer at large scale factors.
+
+    About three batches are in memory at once (one simulated, one in the database, one being
+    formatted); at SF1000 a week is ~2M events, and 7-day batches held 2.7 GiB after the first
+    61 days where 2-day batches hold about 2.0. The sources written do not depend on it.
+    """
+    return max(1, min(WRITE_BATCH_DAYS, int(WRITE_BATCH_EVENTS / (EVENTS_PER_DAY * scale_factor))))
 
 
 @dataclass
@@ -118,15 +130,16 @@ class SourceWriter:
         if total <= 0:
             return written
         simulation = Simulation(self.config.through(last))
+        batch = batch_days(self.config.scale_factor)
         with (
             ThreadPoolExecutor(1, thread_name_prefix="shop-database") as database,
             ThreadPoolExecutor(1, thread_name_prefix="landing-zone") as landing,
         ):
             recorded: Future[dict[str, int]] | None = None
-            for first in range(1, total + 1, WRITE_BATCH_DAYS):
+            for first in range(1, total + 1, batch):
                 days = [
                     simulation.record(current + timedelta(days=offset))
-                    for offset in range(first, min(first + WRITE_BATCH_DAYS, total + 1))
+                    for offset in range(first, min(first + batch, total + 1))
                 ]
                 landed = landing.submit(
                     self._land,

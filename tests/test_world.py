@@ -17,7 +17,7 @@ from flows.sources.contract import SHOP_KEYS, SHOP_TABLES, changes_table, landin
 from generators.catalog_api import CatalogApi
 from generators.config import Dirty, SimulationConfig
 from generators.simulation import Simulation
-from generators.sources import SourceWriter, write_sources
+from generators.sources import SourceWriter, batch_days, write_sources
 
 LOCAL = pafs.LocalFileSystem()
 START = date(2024, 10, 1)
@@ -120,6 +120,12 @@ def test_advancing_day_by_day_writes_what_one_batch_writes(tmp_path: Path, dirty
     with SourceWriter.open(config, database(steps), (LOCAL, str(steps / "landing"))) as writer:
         assert writer.simulated_through() == START + timedelta(days=30)
         assert not writer.advance_to(START + timedelta(days=5)), "the world never moves back"
+
+
+def test_a_week_is_written_at_once_up_to_the_scales_where_it_would_not_fit_in_memory() -> None:
+    """About 600k events per batch at most: a week up to SF300, two days at SF1000 (the
+    sources do not depend on it: the test above crosses batches at other days)."""
+    assert [batch_days(scale) for scale in (0.2, 1, 100, 300, 1000, 5000)] == [7, 7, 7, 7, 2, 1]
 
 
 def test_another_world_replaces_the_sources_instead_of_mixing(tmp_path: Path) -> None:
