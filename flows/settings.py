@@ -52,6 +52,12 @@ def _non_negative(value: float) -> float:
     return value
 
 
+def _at_least_one(value: int) -> int:
+    if value < 1:
+        raise ValueError("must be >= 1")
+    return value
+
+
 class _Concern(BaseSettings):
     """One concern's settings: LAKEHOUSE_<PREFIX><FIELD> variables, or `.env`."""
 
@@ -84,12 +90,7 @@ class WorldSettings(_Concern):
             raise ValueError(f"must be > 0 and <= {MAX_SCALE_FACTOR:g}")
         return value
 
-    @field_validator("days")
-    @classmethod
-    def _days_positive(cls, value: int) -> int:
-        if value < 1:
-            raise ValueError("must be >= 1")
-        return value
+    _days_at_least_one = field_validator("days")(_at_least_one)
 
     _seed_non_negative = field_validator("seed")(_non_negative)
 
@@ -131,12 +132,7 @@ class SourceSettings(_Concern):
             raise ValueError("must be >= 0 and < 1")
         return value
 
-    @field_validator("shop_changes_per_batch")
-    @classmethod
-    def _batch_positive(cls, value: int) -> int:
-        if value < 1:
-            raise ValueError("must be >= 1")
-        return value
+    _batch_at_least_one = field_validator("shop_changes_per_batch")(_at_least_one)
 
     @field_validator("source_db_url")
     @classmethod
@@ -297,12 +293,9 @@ class RunSettings(_Concern):
         2, description="... and for more than this many times their usual gap between orders"
     )
 
-    @field_validator("win_back_min_days", "win_back_gap_multiple")
-    @classmethod
-    def _at_least_one(cls, value: int) -> int:
-        if value < 1:
-            raise ValueError("must be >= 1")
-        return value
+    _win_back_at_least_one = field_validator("win_back_min_days", "win_back_gap_multiple")(
+        _at_least_one
+    )
 
     @field_validator("prefect_startup_seconds")
     @classmethod

@@ -73,6 +73,11 @@ def run_cli(cwd: Path, environment: dict[str, str], *args: str) -> subprocess.Co
             "must be >= 0 (0: one per CPU core)",
         ),
         (
+            {"LAKEHOUSE_SHOP_CHANGES_PER_BATCH": "0"},
+            (),
+            "error: invalid setting LAKEHOUSE_SHOP_CHANGES_PER_BATCH=0: must be >= 1",
+        ),
+        (
             {"LAKEHOUSE_DBT_LOG_LEVEL": "loud"},
             (),
             "error: invalid setting LAKEHOUSE_DBT_LOG_LEVEL=loud: "
