@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+from collections import OrderedDict
 from datetime import date, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,6 +29,10 @@ from flows.sources.contract import (
 )
 from generators.config import SimulationConfig
 from generators.simulation import Simulation
+
+# Days whose snapshot is kept formatted: a client pages through a few days at once (the
+# pipeline fetches four); every day's kept, an SF1000 backfill held 1.7 GiB of JSON texts.
+SNAPSHOTS_KEPT = 8
 
 PRODUCT_JSON = """
     select to_json(struct_pack(
@@ -66,7 +71,7 @@ class CatalogApi:
         self.failure_rate = failure_rate
         self._random = random.Random(config.seed)
         self._lock = threading.Lock()
-        self._snapshots: dict[date, tuple[list[int], list[str]]] = {}
+        self._snapshots: OrderedDict[date, tuple[list[int], list[str]]] = OrderedDict()
         self._duckdb = duckdb.connect(config={"threads": "1"})  # formats snapshots, under _lock
         self._duckdb.execute("set TimeZone = 'UTC'")
         self.requests = 0
@@ -102,11 +107,15 @@ class CatalogApi:
             if day > self.simulation.config.end_date:  # the world's catalog, further on
                 ahead = max(day, self.simulation.config.end_date + timedelta(days=365))
                 self.simulation = Simulation(self.config.through(ahead))
-            if day not in self._snapshots:
-                table: pa.Table = self.simulation.catalog.snapshot(self.simulation.day_index(day))
-                ids = table["product_id"].to_pylist()
-                self._snapshots[day] = (ids, product_texts(self._duckdb, table))
-            return self._snapshots[day]
+            if day in self._snapshots:
+                self._snapshots.move_to_end(day)
+                return self._snapshots[day]
+            table: pa.Table = self.simulation.catalog.snapshot(self.simulation.day_index(day))
+            snapshot = (table["product_id"].to_pylist(), product_texts(self._duckdb, table))
+            self._snapshots[day] = snapshot
+            while len(self._snapshots) > SNAPSHOTS_KEPT:  # the least recently read goes
+                self._snapshots.popitem(last=False)
+            return snapshot
 
     def _should_fail(self) -> HTTPStatus | None:
         with self._lock:

@@ -15,7 +15,7 @@ import pyarrow.fs as pafs
 import pytest
 
 from flows.ingestion.catalog_client import CatalogApiError, catalog_client, fetch_pages
-from generators.catalog_api import CatalogApi
+from generators.catalog_api import SNAPSHOTS_KEPT, CatalogApi
 from generators.config import SimulationConfig
 from generators.shop_db import TABLES, ShopDatabase
 from generators.simulation import Simulation
@@ -127,6 +127,18 @@ def test_catalog_api_serves_every_product_once_despite_failures() -> None:
         "stock",
         "updated_at",
     }
+
+
+def test_catalog_api_keeps_a_few_days_formatted_and_serves_a_forgotten_one_again() -> None:
+    """A backfill reads every day once; the API must not hold them all (SF1000: 1.7 GiB)."""
+    days = [date(2024, 10, 1 + offset) for offset in range(SNAPSHOTS_KEPT + 4)]
+    with CatalogApi(CONFIG) as api, catalog_client(api.url) as client:
+        first = fetch_pages(client, days[0], page_size=50)
+        for day in days[1:]:
+            fetch_pages(client, day, page_size=50)
+            assert len(api._snapshots) <= SNAPSHOTS_KEPT
+        assert days[0] not in api._snapshots
+        assert fetch_pages(client, days[0], page_size=50) == first
 
 
 def test_catalog_client_gives_up_with_a_clear_error() -> None:
