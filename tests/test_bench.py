@@ -60,6 +60,13 @@ def test_the_benchmark_runs_every_stage_and_writes_its_report(
     assert events > 0
     assert "one new day after a full SF0.05 build" in report
     assert "- Spark: not measured (--no-spark)" in report
+    for command in ("run", "daily"):  # the processes a user's command starts, each sampled
+        apart = re.search(
+            rf"- peak memory of `lakehouse {command}` by process \(each at its own peak\): (.+)",
+            run_only,
+        )
+        roles = [part.rsplit(" ", 2)[0] for part in apart.group(1).split(", ")]
+        assert roles[:3] == ["the command", "the simulated shop", "Prefect's server"], roles
     for command in ("run", "daily"):  # where each command's dbt build went, from run_results
         assert re.search(
             rf"- dbt in `lakehouse {command}`: \d+ nodes in [\d.]+ s by dbt's clock; .*model "
@@ -146,7 +153,14 @@ def test_a_runs_peak_memory_is_named_by_the_phase_it_happened_in() -> None:
         (70.0, 5 * bench.GIB),
         (130.0, 2 * bench.GIB),
     ]
-    run = bench.Measured("run", 200.0, 5 * bench.GIB, output, began, "stopped at 15 min", memory)
+    apart = {  # sampled in any order, reported in a fixed one
+        "others": bench.GIB // 4,
+        "the simulated shop": 3 * bench.GIB,
+        "the command": bench.GIB,
+    }
+    run = bench.Measured(
+        "run", 200.0, 5 * bench.GIB, output, began, "stopped at 15 min", memory, apart
+    )
     assert run.peaks() == [
         ("start-up", bench.GIB // 10),
         ("simulate", bench.GIB + 1),
@@ -157,6 +171,10 @@ def test_a_runs_peak_memory_is_named_by_the_phase_it_happened_in() -> None:
     assert (
         "- peak memory of `lakehouse run` by phase: start-up 0.10 GiB, simulate 1.00 GiB, "
         "shop 5.00 GiB, clickstream 2.00 GiB"
+    ) in report
+    assert (
+        "- peak memory of `lakehouse run` by process (each at its own peak): the command 1.00 GiB,"
+        " the simulated shop 3.00 GiB, others 0.25 GiB"
     ) in report
 
 

@@ -70,6 +70,8 @@ class Measured:
     began: datetime | None = None  # the wall clock (UTC) when the command started
     failure: str = ""  # why it did not finish: its exit status and last line, or the budget
     memory: list[tuple[float, int]] = field(default_factory=list)  # (seconds in, bytes) samples
+    # the peak of each role in the tree (process_role): the command, the simulated shop, ...
+    by_process: dict[str, int] = field(default_factory=dict)
 
     def phases(self) -> list[tuple[str, float]]:
         """(phase, seconds) from the console's timestamps; "start-up" (imports, the Prefect
@@ -156,8 +158,26 @@ class ScaleReport:
         return max((stage.peak_bytes for stage in self.stages.values()), default=0)
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of a process and all its descendants, from /proc."""
+# Who a process of a command's tree is, by its command line (the first that matches): a
+# limit is found by process, not only by phase (the catalog API's cache showed only this way).
+PROCESS_ROLES = (
+    ("the simulated shop", "generators.embedded"),
+    ("Prefect's server", "uvicorn"),
+    ("Prefect's server", "prefect server"),
+)
+
+
+ROLES = ("the command", *dict.fromkeys(role for role, _ in PROCESS_ROLES), "others")
+
+
+def process_role(pid: int, command_pid: int, command_line: str) -> str:
+    if pid == command_pid:
+        return "the command"
+    return next((role for role, mark in PROCESS_ROLES if mark in command_line), "others")
+
+
+def tree_rss(pid: int) -> dict[str, int]:
+    """Resident bytes of a process and all its descendants, from /proc, summed by role."""
     parents: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -171,15 +191,18 @@ def tree_rss(pid: int) -> int:
     while frontier:
         frontier = {child for child, parent in parents.items() if parent in frontier} - family
         family |= frontier
-    total = 0
-    for member in family:
+    by_role: dict[str, int] = {}
+    for member in sorted(family):
         try:
-            for line in Path(f"/proc/{member}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
+            status = Path(f"/proc/{member}/status").read_text().splitlines()
+            command_line = Path(f"/proc/{member}/cmdline").read_bytes().replace(b"\0", b" ")
         except OSError:
             continue
-    return total
+        for line in status:
+            if line.startswith("VmRSS:"):
+                role = process_role(member, pid, command_line.decode(errors="replace"))
+                by_role[role] = by_role.get(role, 0) + int(line.split()[1]) * 1024
+    return by_role
 
 
 def group_alive(group: int) -> bool:
@@ -242,10 +265,14 @@ def measure(
             start_new_session=True,  # its own process group: a stop reaches every child
         )
         memory: list[tuple[float, int]] = []
+        by_process: dict[str, int] = {}
         sampled = Path("/proc").exists()
         while process.poll() is None:
             if sampled:
-                memory.append((time.perf_counter() - began, tree_rss(process.pid)))
+                roles = tree_rss(process.pid)
+                memory.append((time.perf_counter() - began, sum(roles.values())))
+                for role, size in roles.items():
+                    by_process[role] = max(by_process.get(role, 0), size)
             if budget_seconds is not None and time.perf_counter() - began > budget_seconds:
                 stop_group(process)
                 failure = f"stopped at the budget of {budget_seconds / 60:g} min"
@@ -261,7 +288,9 @@ def measure(
     if not failure and process.returncode != 0:
         last = next((line for line in reversed(output.splitlines()) if line.strip()), "")
         failure = f"exit {process.returncode}: {last.strip()[:300]}"
-    measured = Measured(" ".join(arguments), seconds, peak, output, began_at, failure, memory)
+    measured = Measured(
+        " ".join(arguments), seconds, peak, output, began_at, failure, memory, by_process
+    )
     if failure:
         failure += f", in {measured.reached()}"
         measured.failure = failure
@@ -810,6 +839,16 @@ def render(
             peaks = ", ".join(f"{phase} {size / GIB:.2f} GiB" for phase, size in stage.peaks())
             if peaks:
                 lines.append(f"- peak memory of `lakehouse {stage.command}` by phase: {peaks}")
+            apart = ", ".join(
+                f"{role} {stage.by_process[role] / GIB:.2f} GiB"
+                for role in ROLES
+                if role in stage.by_process
+            )
+            if apart:
+                lines.append(
+                    f"- peak memory of `lakehouse {stage.command}` by process (each at its own "
+                    f"peak): {apart}"
+                )
             lines += simulated_text(stage) + dbt_text(stage, report.dbt.get(name))
         if report.rows:
             lines.append(f"- raw rows: {', '.join(f'{k} {v:,}' for k, v in report.rows.items())}")
